@@ -1,0 +1,28 @@
+// lopper command-line entry point: registers subcommands and turns library exceptions into a single
+// error line and an exit code (1: error, 2: usage error from option parsing).
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "lopper/util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lopper: structured pruning and evaluation of Llama-family language models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lopper 0.1.0");
+  lopper::cli::register_info(app);
+  lopper::cli::register_generate(app);
+  lopper::cli::register_tokenize(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const lopper::Error& e) {
+    std::fprintf(stderr, "lopper: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lopper: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,26 @@
+// Autoregressive generation: greedy or sampled (temperature, top-k, top-p), with or without the KV
+// cache. Sampling uses lopper's own seeded RNG so the same seed gives the same text everywhere.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "lopper/model/model.h"
+
+namespace lopper {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 32;
+  bool greedy = false;
+  double temperature = 1.0;
+  int64_t top_k = 0;     // 0: off
+  double top_p = 1.0;    // 1: off
+  uint64_t seed = 0;
+  bool use_cache = true;
+  bool stop_at_eos = true;  // stop after emitting one of the config's eos ids
+};
+
+// Returns the prompt followed by the generated ids.
+std::vector<int64_t> generate(const Model& model, const std::vector<int64_t>& prompt, const GenerateOptions& opts);
+
+}  // namespace lopper

@@ -1,0 +1,120 @@
+// The decoder forward pass: embedding, per-layer attention / MLP sublayers (each optional, with its
+// own head counts and width), final norm and LM head, with tap points for calibration.
+#include <ATen/ATen.h>
+
+#include "lopper/model/model.h"
+#include "lopper/model/ops.h"
+#include "lopper/util/error.h"
+
+namespace lopper {
+
+const char* tap_name(Tap t) {
+  switch (t) {
+    case Tap::LayerIn: return "layer_in";
+    case Tap::AttnIn: return "attn_in";
+    case Tap::AttnContext: return "attn_context";
+    case Tap::AttnOut: return "attn_out";
+    case Tap::MlpIn: return "mlp_in";
+    case Tap::MlpAct: return "mlp_act";
+    case Tap::MlpOut: return "mlp_out";
+    case Tap::LayerOut: return "layer_out";
+  }
+  return "?";
+}
+
+namespace {
+
+inline void tap(ForwardContext& ctx, int layer, Tap t, at::Tensor& x) {
+  if (ctx.taps && ctx.taps->wants(layer, t)) ctx.taps->on(layer, t, x);
+}
+
+}  // namespace
+
+at::Tensor Model::embed(const at::Tensor& ids) const {
+  check(ids.dim() == 2, "input ids must be [batch, tokens], got {} dims", ids.dim());
+  auto mx = ids.max().item<int64_t>(), mn = ids.min().item<int64_t>();
+  check(mn >= 0 && mx < config.vocab_size, "token id {} is outside the vocabulary (size {})",
+        mn < 0 ? mn : mx, config.vocab_size);
+  return at::embedding(weights.embed, ids.to(device, at::kLong));  // [B, T, C]
+}
+
+at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx) const {
+  const LayerSpec& spec = config.layers.at(i);
+  const LayerWeights& w = weights.layers.at(i);
+  at::Tensor h = h_in;  // [B, T, C]
+  tap(ctx, i, Tap::LayerIn, h);
+  const int64_t B = h.size(0), T = h.size(1), D = config.head_dim;
+  if (w.attn) {
+    const AttentionWeights& a = *w.attn;
+    const int64_t H = spec.num_heads, KV = spec.num_kv_heads;
+    at::Tensor x = ops::rms_norm(h, a.norm, config.rms_norm_eps);  // [B, T, C]
+    tap(ctx, i, Tap::AttnIn, x);
+    auto q = ops::linear(x, a.q, a.q_bias).view({B, T, H, D});    // [B, T, H, D]
+    auto k = ops::linear(x, a.k, a.k_bias).view({B, T, KV, D});   // [B, T, KV, D]
+    auto v = ops::linear(x, a.v, a.v_bias).view({B, T, KV, D});
+    if (config.qk_norm) {
+      q = ops::rms_norm(q, a.q_norm, config.rms_norm_eps);
+      k = ops::rms_norm(k, a.k_norm, config.rms_norm_eps);
+    }
+    q = q.transpose(1, 2);  // [B, H, T, D]
+    k = k.transpose(1, 2);  // [B, KV, T, D]
+    v = v.transpose(1, 2);
+    const int64_t offset = ctx.cache ? ctx.cache->length() : ctx.pos_offset;
+    if (ctx.rope.offset != offset || ctx.rope.length != T || !ctx.rope.cos.defined() ||
+        ctx.rope.cos.device() != h.device() || ctx.rope.cos.scalar_type() != h.scalar_type()) {
+      ops::rope_tables(config, offset, T, h.device(), h.scalar_type(), ctx.rope.cos, ctx.rope.sin);
+      ctx.rope.offset = offset;
+      ctx.rope.length = T;
+    }
+    q = ops::apply_rope(q, ctx.rope.cos, ctx.rope.sin);
+    k = ops::apply_rope(k, ctx.rope.cos, ctx.rope.sin);
+    if (ctx.cache) std::tie(k, v) = ctx.cache->append(i, k, v);  // [B, KV, S, D]
+    at::Tensor c = ops::attention(q, k, v, spec.sliding_window)    // [B, H, T, D]
+                       .transpose(1, 2)
+                       .reshape({B, T, H * D});                    // [B, T, H*D]
+    tap(ctx, i, Tap::AttnContext, c);
+    at::Tensor out = ops::linear(c, a.o, a.o_bias);                // [B, T, C]
+    tap(ctx, i, Tap::AttnOut, out);
+    h = h + out;
+  }
+  if (w.mlp) {
+    const MlpWeights& m = *w.mlp;
+    at::Tensor x = ops::rms_norm(h, m.norm, config.rms_norm_eps);  // [B, T, C]
+    tap(ctx, i, Tap::MlpIn, x);
+    at::Tensor act = at::silu(ops::linear(x, m.gate, m.gate_bias)) * ops::linear(x, m.up, m.up_bias);  // [B, T, F]
+    tap(ctx, i, Tap::MlpAct, act);
+    at::Tensor out = ops::linear(act, m.down, m.down_bias);        // [B, T, C]
+    tap(ctx, i, Tap::MlpOut, out);
+    h = h + out;
+  }
+  tap(ctx, i, Tap::LayerOut, h);
+  return h;
+}
+
+at::Tensor Model::run_layers(at::Tensor h, int from, int to, ForwardContext& ctx) const {
+  check(from >= 0 && from <= to && to <= config.num_layers(), "layer range [{}, {}) is outside 0..{}",
+        from, to, config.num_layers());
+  for (int i = from; i < to; ++i) h = run_layer(i, h, ctx);
+  return h;
+}
+
+at::Tensor Model::final_norm(const at::Tensor& h) const {
+  return ops::rms_norm(h, weights.final_norm, config.rms_norm_eps);
+}
+
+at::Tensor Model::lm_head(const at::Tensor& normed) const {
+  return at::linear(normed, weights.lm_head);  // [B, T, V]
+}
+
+at::Tensor Model::forward(const at::Tensor& ids, ForwardContext& ctx) const {
+  at::Tensor h = run_layers(embed(ids), 0, config.num_layers(), ctx);
+  if (ctx.cache) ctx.cache->commit(ids.size(1));
+  return lm_head(final_norm(h));
+}
+
+at::Tensor Model::forward(const at::Tensor& ids) const {
+  ForwardContext ctx;
+  return forward(ids, ctx);
+}
+
+}  // namespace lopper

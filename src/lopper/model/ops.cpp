@@ -1,0 +1,118 @@
+#include "lopper/model/ops.h"
+
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+namespace lopper::ops {
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  auto xf = x.to(at::kFloat);
+  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  xf = xf * at::rsqrt(var + eps);
+  return w * xf.to(x.scalar_type());
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
+}
+
+at::Tensor rope_inv_freq(const ModelConfig& c, const c10::Device& device) {
+  const int64_t D = c.head_dim;
+  auto fopt = at::TensorOptions().dtype(at::kFloat).device(device);
+  // 1 / theta^(2i/D), computed with the same fp32 ops as transformers.
+  auto exponent = at::arange(0, D, 2, at::TensorOptions().dtype(at::kLong).device(device)).to(at::kFloat) /
+                  static_cast<double>(D);
+  auto inv_freq = 1.0 / at::pow(at::scalar_tensor(c.rope_theta, fopt), exponent);
+  const RopeScaling& r = c.rope_scaling;
+  if (r.type == "linear") {
+    inv_freq = inv_freq / r.factor;
+  } else if (r.type == "llama3") {
+    // Llama 3.1: long wavelengths are divided by `factor`, short ones kept, the band between
+    // interpolated smoothly.
+    double old_ctx = static_cast<double>(r.original_max_position_embeddings);
+    double low_wavelen = old_ctx / r.low_freq_factor, high_wavelen = old_ctx / r.high_freq_factor;
+    auto wavelen = 2 * M_PI / inv_freq;
+    auto scaled = at::where(wavelen > low_wavelen, inv_freq / r.factor, inv_freq);
+    auto smooth = (old_ctx / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
+    auto smoothed = (1 - smooth) * scaled / r.factor + smooth * scaled;
+    auto medium = at::logical_not(wavelen < high_wavelen).logical_and(at::logical_not(wavelen > low_wavelen));
+    inv_freq = at::where(medium, smoothed, scaled);
+  }
+  return inv_freq;
+}
+
+void rope_tables(const ModelConfig& c, int64_t offset, int64_t t, const c10::Device& device,
+                 at::ScalarType dtype, at::Tensor& cos, at::Tensor& sin) {
+  auto inv_freq = rope_inv_freq(c, device);                                     // [D/2]
+  auto pos = at::arange(offset, offset + t, at::TensorOptions().dtype(at::kLong).device(device)).to(at::kFloat);
+  auto freqs = at::outer(pos, inv_freq);                                        // [T, D/2]
+  auto emb = at::cat({freqs, freqs}, -1);                                       // [T, D]
+  cos = emb.cos().to(dtype);
+  sin = emb.sin().to(dtype);
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  auto rotated = at::cat({-x2, x1}, -1);
+  return x * cos + rotated * sin;
+}
+
+namespace {
+
+// Additive mask [T, S]: 0 where query t (at position S-T+t) may see key s, the dtype's lowest value
+// elsewhere (as transformers does, so that softmax never sees -inf - -inf).
+at::Tensor causal_mask(int64_t t, int64_t s, std::optional<int64_t> window, const at::TensorOptions& opts) {
+  auto lopt = opts.dtype(at::kLong);
+  auto qpos = at::arange(s - t, s, lopt).unsqueeze(1);  // [T, 1]
+  auto kpos = at::arange(0, s, lopt).unsqueeze(0);      // [1, S]
+  auto blocked = kpos > qpos;
+  if (window) blocked = blocked.logical_or(qpos - kpos >= *window);
+  double lowest = opts.dtype() == at::kFloat  ? std::numeric_limits<float>::lowest()
+                  : opts.dtype() == at::kHalf ? -65504.0
+                                              : -3.3895313892515355e38;  // bf16 lowest
+  return at::zeros({t, s}, opts).masked_fill(blocked, lowest);
+}
+
+bool use_fused_attention() {
+#if TORCH_VERSION_MAJOR >= 2
+  static const bool off = std::getenv("LOPPER_EAGER_ATTENTION") != nullptr;
+  return !off;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     std::optional<int64_t> window) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+  const int64_t KV = k.size(1), S = k.size(2), G = H / KV;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  if (window && *window >= S) window.reset();  // the window covers everything: plain causal
+#if TORCH_VERSION_MAJOR >= 2
+  if (use_fused_attention()) {
+    // Fused kernels (flash / memory-efficient on CUDA). K/V heads are expanded for GQA.
+    auto ke = G == 1 ? k : k.repeat_interleave(G, 1);  // [B, H, S, D]
+    auto ve = G == 1 ? v : v.repeat_interleave(G, 1);
+    if (!window && T == S)
+      return at::scaled_dot_product_attention(q, ke, ve, {}, 0.0, /*is_causal=*/true);
+    auto mask = causal_mask(T, S, window, q.options());
+    return at::scaled_dot_product_attention(q, ke, ve, mask, 0.0, false);
+  }
+#endif
+  // Eager path (libtorch 1.x, and the reference): queries of one KV group share a matmul.
+  auto qg = q.reshape({B, KV, G * T, D});                                 // [B, KV, G*T, D]
+  auto scores = at::matmul(qg, k.transpose(2, 3)) * scale;                 // [B, KV, G*T, S]
+  scores = scores.view({B, KV, G, T, S}) + causal_mask(T, S, window, q.options());
+  auto probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());   // [B, KV, G, T, S]
+  auto out = at::matmul(probs.view({B, KV, G * T, S}), v);                 // [B, KV, G*T, D]
+  return out.view({B, H, T, D});
+}
+
+}  // namespace lopper::ops

@@ -1,0 +1,96 @@
+// Golden tests: fp32 CPU logits, per-layer hidden states and greedy generation against
+// ../shared/golden (computed with PyTorch + transformers, eager attention, TF32 off).
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "lopper/eval/generate.h"
+#include "lopper/io/safetensors.h"
+#include "lopper/model/model.h"
+#include "lopper/util/fs.h"
+#include "test_paths.h"
+
+namespace lopper {
+namespace {
+
+struct Golden {
+  std::shared_ptr<SafetensorsFile> tensors;
+  nlohmann::json json;
+};
+
+Golden load_golden(const std::string& name) {
+  auto dir = test::shared_dir() / "golden";
+  return {SafetensorsFile::open(dir / (name + ".safetensors")),
+          nlohmann::json::parse(read_file(dir / (name + ".json")))};
+}
+
+class ForwardGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ForwardGolden, LogitsHiddenStatesArgmax) {
+  LOPPER_REQUIRE_SHARED();
+  c10::InferenceMode guard;
+  auto g = load_golden(GetParam());
+  auto model = Model::load(test::shared_dir() / "models" / GetParam(), {"cpu", "f32"});
+  auto ids = g.tensors->tensor("input_ids").to(at::kLong).unsqueeze(0);  // [1, 64]
+
+  // Record the residual stream after the embedding and after each layer.
+  struct Recorder : TapHandler {
+    std::vector<at::Tensor> hs;
+    bool wants(int, Tap t) const override { return t == Tap::LayerIn || t == Tap::LayerOut; }
+    void on(int layer, Tap t, at::Tensor& x) override {
+      if (t == Tap::LayerIn && layer == 0) hs.push_back(x.clone());
+      if (t == Tap::LayerOut) hs.push_back(x.clone());
+    }
+  } rec;
+  ForwardContext ctx;
+  ctx.taps = &rec;
+  auto logits = model.forward(ids, ctx)[0];  // [64, V]
+
+  auto want_logits = g.tensors->tensor("logits_pos0_15");
+  double dl = (logits.narrow(0, 0, 16) - want_logits).abs().max().item<double>();
+  EXPECT_LT(dl, 1e-4) << "max |logit diff| positions 0-15";
+
+  auto want_hs = g.tensors->tensor("hidden_states_pos0_15");  // [L+1, 16, C]
+  ASSERT_EQ(static_cast<int64_t>(rec.hs.size()), want_hs.size(0));
+  for (int64_t l = 0; l < want_hs.size(0); ++l) {
+    double d = (rec.hs[l][0].narrow(0, 0, 16) - want_hs[l]).abs().max().item<double>();
+    EXPECT_LT(d, 1e-4) << "hidden state " << l;
+  }
+  auto want_norm = g.tensors->tensor("final_norm_out_pos0_15");
+  double dn = (model.final_norm(rec.hs.back())[0].narrow(0, 0, 16) - want_norm).abs().max().item<double>();
+  EXPECT_LT(dn, 1e-4);
+
+  auto argmax = logits.argmax(-1).to(at::kInt);
+  EXPECT_TRUE(argmax.equal(g.tensors->tensor("argmax_pos0_63"))) << "argmax differs";
+
+  // Next-token NLL at all 63 positions.
+  auto logp = at::log_softmax(logits.narrow(0, 0, 63), -1);
+  auto nll = -logp.gather(1, ids[0].narrow(0, 1, 63).unsqueeze(1)).squeeze(1);
+  double dnll = (nll - g.tensors->tensor("nll_pos0_62")).abs().max().item<double>();
+  EXPECT_LT(dnll, 1e-4);
+  std::printf("[%s] max|dlogit| %.3g  max|dnll| %.3g\n", GetParam().c_str(), dl, dnll);
+}
+
+TEST_P(ForwardGolden, GreedyGenerationWithAndWithoutCache) {
+  LOPPER_REQUIRE_SHARED();
+  auto g = load_golden(GetParam());
+  auto model = Model::load(test::shared_dir() / "models" / GetParam(), {"cpu", "f32"});
+  const auto& gen = g.json["generation"];
+  auto prompt = gen["prompt_ids"].get<std::vector<int64_t>>();
+  auto want = gen["ids_no_cache"].get<std::vector<int64_t>>();
+  for (bool cache : {false, true}) {
+    GenerateOptions o;
+    o.max_new_tokens = gen["n_new"].get<int64_t>();
+    o.greedy = true;
+    o.use_cache = cache;
+    o.stop_at_eos = false;
+    EXPECT_EQ(generate(model, prompt, o), want) << "use_cache=" << cache;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ForwardGolden, ::testing::Values("stories260k", "testbed-15m"));
+
+}  // namespace
+}  // namespace lopper
