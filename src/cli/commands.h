@@ -8,5 +8,7 @@ namespace lopper::cli {
 void register_info(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_tokenize(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_prune(CLI::App& app);
 
 }  // namespace lopper::cli

@@ -4,15 +4,19 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "lopper/util/allocator.h"
 #include "lopper/util/error.h"
 
 int main(int argc, char** argv) {
+  lopper::tune_allocator();
   CLI::App app{"lopper: structured pruning and evaluation of Llama-family language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lopper 0.1.0");
   lopper::cli::register_info(app);
   lopper::cli::register_generate(app);
   lopper::cli::register_tokenize(app);
+  lopper::cli::register_eval(app);
+  lopper::cli::register_prune(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

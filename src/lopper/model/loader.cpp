@@ -8,6 +8,7 @@
 
 #include "lopper/io/safetensors.h"
 #include "lopper/model/model.h"
+#include "lopper/util/allocator.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
 
@@ -69,6 +70,7 @@ std::map<std::string, std::shared_ptr<SafetensorsFile>> open_shards(const fs::pa
 }  // namespace
 
 Model Model::load(const fs::path& dir, const LoadOptions& opts) {
+  tune_allocator();
   Model m;
   m.config = ModelConfig::load(dir);
   m.device = parse_device(opts.device);

@@ -1,0 +1,38 @@
+#include "cli/commands.h"
+#include "lopper/eval/eval_command.h"
+#include "lopper/tokenizer/tokenizer.h"
+#include "lopper/util/fs.h"
+
+namespace lopper::cli {
+
+void register_eval(CLI::App& app) {
+  struct Opts {
+    std::string model, ppl, json, data_dir, device = "cpu", dtype = "auto";
+    PerplexityOptions p;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand("eval", "Evaluate perplexity on WikiText-2, C4, PTB or your own text");
+  sub->add_option("--model", o->model, "Model directory")->required();
+  sub->add_option("--ppl", o->ppl, "Datasets or files, comma-separated (wikitext2,c4,ptb,FILE)")->required();
+  sub->add_option("--seqlen", o->p.seqlen, "Window length (default: min(context, 2048))");
+  sub->add_option("--stride", o->p.stride, "Distance between window starts (default: seqlen, no overlap)");
+  sub->add_option("--max-windows", o->p.max_windows, "Evaluate only the first N windows");
+  sub->add_option("--batch", o->p.batch, "Windows per forward pass")->default_val(1);
+  sub->add_flag("--allow-long-context", o->p.allow_long_context, "Allow --seqlen beyond max_position_embeddings");
+  sub->add_option("--data-dir", o->data_dir, "Where named datasets live (else $LOPPER_DATA_DIR, then bundled)");
+  sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");
+  sub->add_option("--dtype", o->dtype, "auto | f32 | bf16 | f16")->default_val("auto");
+  sub->add_option("--json", o->json, "Write the report as JSON to this file");
+  sub->callback([o] {
+    EvalRequest req{split_list(o->ppl), o->p, o->data_dir};
+    auto model = Model::load(o->model, {o->device, o->dtype});
+    auto tok = Tokenizer::from_dir(o->model);
+    auto report = run_eval(model, tok, req);
+    report["model"] = o->model;
+    report["device"] = o->device;
+    report["dtype"] = dtype_name(model.dtype);
+    if (!o->json.empty()) write_file_atomic(o->json, report.dump(2) + "\n");
+  });
+}
+
+}  // namespace lopper::cli

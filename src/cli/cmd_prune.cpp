@@ -1,0 +1,69 @@
+#include "cli/commands.h"
+#include "lopper/eval/eval_command.h"
+#include "lopper/prune/prune_command.h"
+#include "lopper/util/error.h"
+#include "lopper/util/fs.h"
+
+namespace lopper::cli {
+
+void register_prune(CLI::App& app) {
+  struct Opts {
+    PruneRequest req;
+    std::string model, sampler = "random", plan_in, save_plan, out, json, save_dtype, data_dir, eval = "wikitext2";
+    int remove = 0;
+    double ratio = 0;
+    bool no_plus = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand("prune", "Remove decoder blocks; save the pruned checkpoint and a report");
+  sub->add_option("--model", o->model, "Model directory")->required();
+  sub->add_option("--method", o->req.method,
+                  "shortgpt | angular | window-ppl | block-ppl | taylor (docs/methods.md)");
+  auto* rem = sub->add_option("--remove", o->remove, "Number of decoder blocks to remove");
+  auto* rat = sub->add_option("--ratio", o->ratio, "Fraction of decoder parameters to remove: round(R x layers) blocks");
+  rem->excludes(rat);
+  sub->add_option("--calib", o->req.calib.dataset, "Calibration dataset or file (required for scoring methods)");
+  sub->add_option("--nsamples", o->req.calib.nsamples, "Calibration samples")->default_val(128);
+  sub->add_option("--seqlen", o->req.calib.seqlen, "Calibration sample length (default: min(context, 2048))");
+  sub->add_option("--seed", o->req.calib.seed, "Calibration sampling seed")->default_val(0);
+  sub->add_option("--sampler", o->sampler, "random (GPTQ-style windows) | consecutive (chunks from the start)")
+      ->default_val("random");
+  sub->add_option("--data-dir", o->data_dir, "Where named datasets live (else $LOPPER_DATA_DIR, then bundled)");
+  sub->add_option("--micro-batch", o->req.depth.micro_batch, "Calibration samples per forward pass")->default_val(8);
+  sub->add_flag("--last-token", o->req.depth.last_token, "shortgpt: block influence at the last token only");
+  sub->add_flag("--all-tokens", o->req.depth.all_tokens, "angular: average over all tokens, not the final one");
+  sub->add_flag("--no-plus-heuristic", o->no_plus, "taylor: allow removing the first 4 and last 2 blocks");
+  sub->add_option("--plan", o->plan_in, "Apply a saved plan (or prune report) instead of scoring");
+  sub->add_flag("--plan-only", o->req.plan_only, "Stop after writing the plan (needs --save-plan)");
+  sub->add_option("--save-plan", o->save_plan, "Write the plan to this file");
+  sub->add_option("--out", o->out, "Directory for the pruned checkpoint (Hugging Face layout)");
+  sub->add_option("--save-dtype", o->save_dtype, "f32 | bf16 | f16 (default: the input checkpoint's dtype)");
+  sub->add_option("--eval-ppl", o->eval, "Datasets to measure before and after, comma-separated, or none")
+      ->default_val("wikitext2");
+  sub->add_option("--eval-seqlen", o->req.eval.seqlen, "Evaluation window length (default: min(context, 2048))");
+  sub->add_option("--eval-max-windows", o->req.eval.max_windows, "Evaluate only the first N windows");
+  sub->add_option("--eval-batch", o->req.eval.batch, "Evaluation windows per forward pass")->default_val(1);
+  sub->add_option("--device", o->req.load.device, "cpu | cuda | cuda:N")->default_val("cpu");
+  sub->add_option("--dtype", o->req.load.dtype, "auto | f32 | bf16 | f16")->default_val("auto");
+  sub->add_option("--json", o->json, "Write the report as JSON to this file");
+  sub->callback([o, rem, rat] {
+    PruneRequest& r = o->req;
+    r.model_dir = o->model;
+    if (rem->count()) r.remove = o->remove;
+    if (rat->count()) r.ratio = o->ratio;
+    r.calib.sampler = parse_sampler(o->sampler);
+    r.calib.data_dir = o->data_dir;
+    r.depth.plus_heuristic = !o->no_plus;
+    r.plan_in = o->plan_in;
+    r.save_plan = o->save_plan;
+    r.out_dir = o->out;
+    if (!o->save_dtype.empty()) r.save_dtype = o->save_dtype;
+    if (o->eval != "none") r.eval_ppl = split_list(o->eval);
+    if (r.plan_in.empty() && r.method.empty()) fail("prune: give --method NAME (or --plan FILE)");
+    if (!r.plan_in.empty() && !r.method.empty()) fail("prune: --plan and --method exclude each other");
+    auto report = run_prune(r);
+    if (!o->json.empty()) write_file_atomic(o->json, report.dump(2) + "\n");
+  });
+}
+
+}  // namespace lopper::cli

@@ -1,0 +1,157 @@
+#include "lopper/prune/prune_command.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "lopper/eval/eval_command.h"
+#include "lopper/model/save.h"
+#include "lopper/prune/plan.h"
+#include "lopper/tokenizer/tokenizer.h"
+#include "lopper/util/error.h"
+#include "lopper/util/fs.h"
+
+namespace lopper {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string methods_list() {
+  std::string s;
+  for (const auto& n : depth_method_names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+nlohmann::json measure(const Model& m, const Tokenizer& tok, const PruneRequest& req, const char* when) {
+  if (req.eval_ppl.empty()) return nullptr;
+  std::printf("-- perplexity %s pruning\n", when);
+  EvalRequest e{req.eval_ppl, req.eval, req.calib.data_dir};
+  return run_eval(m, tok, e)["ppl"];
+}
+
+// Scores blocks with a depth method and turns the choice into a plan.
+PruningPlan plan_depth(const Model& m, const Tokenizer& tok, const PruneRequest& req, nlohmann::json& report) {
+  auto method = make_depth_method(req.method);
+  if (!method) fail("--method \"{}\" is not known (depth methods: {})", req.method, methods_list());
+  check(req.remove.has_value() != req.ratio.has_value(), "give exactly one target: --remove N or --ratio R");
+  DepthOptions o = req.depth;
+  const int L = m.config.num_layers();
+  if (req.remove) {
+    check(*req.remove >= 1, "--remove {} must be at least 1", *req.remove);
+    check(*req.remove < L, "--remove {} must be less than the number of layers ({})", *req.remove, L);
+    o.n_remove = *req.remove;
+  } else {
+    o.n_remove = blocks_for_ratio(m.config, *req.ratio);
+  }
+  auto t0 = Clock::now();
+  auto calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
+  std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n",
+              req.calib.dataset.c_str(), static_cast<long>(calib.ids.size(0)), static_cast<long>(calib.ids.size(1)),
+              std::string(sampler_name(req.calib.sampler)).c_str(), static_cast<unsigned long>(req.calib.seed),
+              static_cast<long>(calib.text_tokens));
+  auto r = method->run(m, calib, o);
+  double score_s = seconds_since(t0);
+  auto cj = req.calib.to_json();
+  cj["seqlen"] = calib.ids.size(1);
+  cj["text_tokens"] = calib.text_tokens;
+  cj["eval_split_warning"] = calib.eval_split;
+  report["calibration"] = cj;
+  nlohmann::json layers = nlohmann::json::array();
+  std::printf("-- %s scores (%s; lowest removed)\n", method->name().c_str(), r.score_name.c_str());
+  for (size_t i = 0; i < r.scores.size(); ++i) {
+    layers.push_back({{"index", i}, {"score", r.scores[i] ? nlohmann::json(*r.scores[i]) : nlohmann::json(nullptr)}});
+    if (r.scores[i]) std::printf("   layer %3zu  %.6f\n", i, *r.scores[i]);
+  }
+  report["layers"] = layers;
+  report["score_name"] = r.score_name;
+  report["method_description"] = method->description();
+  report["method_options"] = {{"n_remove", o.n_remove}, {"last_token", o.last_token}, {"all_tokens", o.all_tokens},
+                              {"plus_heuristic", o.plus_heuristic}, {"micro_batch", o.micro_batch}};
+  if (!r.details.is_null()) report["method_details"] = r.details;
+  report["timing"]["score_s"] = score_s;
+  auto plan = PruningPlan::for_model(m, method->name());
+  plan.actions.push_back({"remove_layers", -1, std::vector<int64_t>(r.removed.begin(), r.removed.end())});
+  return plan;
+}
+
+}  // namespace
+
+nlohmann::json run_prune(const PruneRequest& req) {
+  auto t_start = Clock::now();
+  check(!req.plan_only || !req.save_plan.empty(), "--plan-only needs --save-plan FILE (where to write the plan)");
+  check(req.plan_only || !req.out_dir.empty() || !req.eval_ppl.empty(),
+        "nothing to do: give --out DIR (pruned checkpoint), --eval-ppl, or --plan-only");
+  std::optional<at::ScalarType> save_dtype;
+  if (req.save_dtype) save_dtype = parse_dtype(*req.save_dtype, c10::Device(c10::kCPU));
+  auto model = Model::load(req.model_dir, req.load);
+  auto tok = Tokenizer::from_dir(req.model_dir);
+  nlohmann::json report;
+  report["model"] = req.model_dir.string();
+  report["architecture"] = model.config.architecture;
+  report["device"] = req.load.device;
+  report["dtype"] = dtype_name(model.dtype);
+  const auto before = count_params(model.config);
+
+  PruningPlan plan;
+  if (!req.plan_in.empty()) {
+    plan = PruningPlan::load(req.plan_in);
+    report["plan_source"] = req.plan_in.string();
+  } else {
+    plan = plan_depth(model, tok, req, report);
+  }
+  report["method"] = plan.method;
+  report["plan"] = plan.to_json();
+  report["removed_layers"] = plan.removed_layers();
+  if (!req.save_plan.empty()) write_file_atomic(req.save_plan, plan.to_json().dump(2) + "\n");
+  std::printf("-- plan: remove layers [%s]\n", fmt::format("{}", fmt::join(plan.removed_layers(), ", ")).c_str());
+  if (req.plan_only) {
+    report["timing"]["total_s"] = seconds_since(t_start);
+    return report;
+  }
+
+  auto t_eval = Clock::now();
+  auto ppl_before = measure(model, tok, req, "before");
+  double eval_before_s = seconds_since(t_eval);
+  plan.apply(model);
+  const auto after = count_params(model.config);
+  auto t_eval2 = Clock::now();
+  auto ppl_after = measure(model, tok, req, "after");
+  double eval_after_s = seconds_since(t_eval2);
+
+  report["params_before"] = before.total;
+  report["params_after"] = after.total;
+  report["params_removed_fraction"] = 1.0 - static_cast<double>(after.total) / static_cast<double>(before.total);
+  const int64_t dec_before = before.total - before.embeddings, dec_after = after.total - after.embeddings;
+  report["decoder_params_before"] = dec_before;
+  report["decoder_params_after"] = dec_after;
+  report["decoder_params_removed_fraction"] = 1.0 - static_cast<double>(dec_after) / static_cast<double>(dec_before);
+  report["num_layers_before"] = plan.model.value("num_layers", 0);
+  report["num_layers_after"] = model.config.num_layers();
+  if (!ppl_before.is_null()) {
+    report["ppl_before"] = ppl_before;
+    report["ppl_after"] = ppl_after;
+  }
+  report["timing"]["eval_before_s"] = eval_before_s;
+  report["timing"]["eval_after_s"] = eval_after_s;
+  std::printf("-- params: %ld -> %ld (%.2f%% removed; decoder layers %.2f%%)\n", static_cast<long>(before.total),
+              static_cast<long>(after.total), 100.0 * report["params_removed_fraction"].get<double>(),
+              100.0 * report["decoder_params_removed_fraction"].get<double>());
+  if (!ppl_before.is_null())
+    for (auto& [name, b] : ppl_before.items())
+      std::printf("-- ppl %s: %.4f -> %.4f\n", name.c_str(), b["ppl"].get<double>(), ppl_after[name]["ppl"].get<double>());
+  if (!req.out_dir.empty()) {
+    auto t_save = Clock::now();
+    SaveOptions so;
+    so.dtype = save_dtype;
+    save_model(model, req.out_dir, so);
+    report["out"] = req.out_dir.string();
+    report["timing"]["save_s"] = seconds_since(t_save);
+    std::printf("-- saved %s\n", req.out_dir.string().c_str());
+  }
+  report["timing"]["total_s"] = seconds_since(t_start);
+  return report;
+}
+
+}  // namespace lopper

@@ -1,0 +1,39 @@
+// `lopper prune`: the whole job. Load a checkpoint, measure it, choose what to remove (a method on
+// calibration data, or a saved plan), apply the plan, measure again, save the pruned checkpoint and
+// a JSON report.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lopper/calib/calibration.h"
+#include "lopper/eval/perplexity.h"
+#include "lopper/model/model.h"
+#include "lopper/prune/depth.h"
+
+namespace lopper {
+
+struct PruneRequest {
+  std::filesystem::path model_dir;
+  LoadOptions load;
+  std::string method;                  // depth method name (see depth_method_names())
+  std::optional<int> remove;           // --remove N blocks
+  std::optional<double> ratio;         // --ratio R of decoder parameters
+  CalibOptions calib;
+  DepthOptions depth;
+  std::filesystem::path plan_in;       // --plan FILE: apply a saved plan instead of scoring
+  bool plan_only = false;              // stop after writing the plan
+  std::filesystem::path save_plan;     // where --plan-only (or any run) writes the plan
+  std::filesystem::path out_dir;       // pruned checkpoint
+  std::optional<std::string> save_dtype;  // f32 | bf16 | f16 (default: the source checkpoint's)
+  std::vector<std::string> eval_ppl;   // datasets to measure before and after (empty: none)
+  PerplexityOptions eval;
+};
+
+// Runs the job, printing a summary to stdout; returns the report.
+nlohmann::json run_prune(const PruneRequest& req);
+
+}  // namespace lopper
