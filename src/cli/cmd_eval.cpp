@@ -17,7 +17,7 @@ void register_eval(CLI::App& app) {
   sub->add_option("--seqlen", o->p.seqlen, "Window length (default: min(context, 2048))");
   sub->add_option("--stride", o->p.stride, "Distance between window starts (default: seqlen, no overlap)");
   sub->add_option("--max-windows", o->p.max_windows, "Evaluate only the first N windows");
-  sub->add_option("--batch", o->p.batch, "Windows per forward pass")->default_val(1);
+  sub->add_option("--batch", o->p.batch, "Windows per forward pass (0: automatic)")->default_val(0);
   sub->add_flag("--allow-long-context", o->p.allow_long_context, "Allow --seqlen beyond max_position_embeddings");
   sub->add_option("--data-dir", o->data_dir, "Where named datasets live (else $LOPPER_DATA_DIR, then bundled)");
   sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -36,6 +37,12 @@ PerplexityResult perplexity(const Model& model, const std::vector<int32_t>& ids,
   auto t0 = std::chrono::steady_clock::now();
   if (o.seqlen == 0) o.seqlen = default_seqlen(model.config);
   check(o.seqlen >= 2, "--seqlen {} is too short (need at least 2 tokens)", o.seqlen);
+  if (o.batch == 0) {
+    // Auto: batch windows while the fp32 logits of a batch stay under ~256 MB and the batch under
+    // 8k tokens: amortizes per-op overhead for small models, keeps memory flat for large vocabularies.
+    const int64_t logits_bytes = o.seqlen * model.config.vocab_size * 4;
+    o.batch = std::clamp<int64_t>(std::min((int64_t{256} << 20) / logits_bytes, 8192 / o.seqlen), 1, 64);
+  }
   check(o.batch >= 1, "--batch must be at least 1");
   check(o.seqlen <= model.config.max_position_embeddings || o.allow_long_context,
         "--seqlen {} exceeds the model's context ({} = max_position_embeddings); pass --allow-long-context "

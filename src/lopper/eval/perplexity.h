@@ -17,7 +17,7 @@ struct PerplexityOptions {
   int64_t seqlen = 0;        // 0: min(max_position_embeddings, 2048)
   int64_t stride = 0;        // 0: seqlen (non-overlapping)
   int64_t max_windows = 0;   // 0: all
-  int64_t batch = 1;         // windows per forward pass
+  int64_t batch = 0;         // windows per forward pass; 0: automatic (see perplexity.cpp)
   bool allow_long_context = false;  // permit seqlen > max_position_embeddings
 };
 

@@ -1,0 +1,127 @@
+// The lopper executable end to end: JSON reports, exit codes, and one-line errors.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "lopper/util/fs.h"
+#include "model/tiny_model.h"
+#include "test_paths.h"
+
+namespace lopper {
+namespace {
+
+struct Run {
+  int code;
+  std::string out;  // stdout + stderr
+};
+
+Run run(const std::string& args) {
+  std::string cmd = std::string(LOPPER_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+void expect_one_line_error(const Run& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("lopper: error: ", 0), 0u) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
+}
+
+TEST(Cli, InfoJson) {
+  auto dir = test::temp_dir("cli");
+  auto r = run("info --model " + test::bundled_model().string() + " --json " + (dir / "i.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(dir / "i.json"));
+  EXPECT_EQ(j["architecture"], "LlamaForCausalLM");
+  EXPECT_EQ(j["num_layers"], 5);
+  EXPECT_EQ(j["params_total"], 260032);  // llama2.c's count for stories260K
+  ASSERT_EQ(j["layers"].size(), 5u);
+  EXPECT_EQ(j["layers"][0]["attention"]["num_kv_heads"], 4);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, GenerateMatchesGolden) {
+  LOPPER_REQUIRE_SHARED();
+  auto golden = nlohmann::json::parse(read_file(test::shared_dir() / "golden/testbed-15m.json"))["generation"];
+  auto dir = test::temp_dir("cli");
+  for (const char* cache : {"", " --no-cache"}) {
+    auto r = run("generate --model " + (test::shared_dir() / "models/testbed-15m").string() + " --prompt '" +
+                 golden["prompt"].get<std::string>() + "' -n 32 --greedy --dtype f32 --json " +
+                 (dir / "g.json").string() + cache);
+    ASSERT_EQ(r.code, 0) << r.out;
+    auto j = nlohmann::json::parse(read_file(dir / "g.json"));
+    EXPECT_EQ(j["ids"], golden["ids_no_cache"]) << cache;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, GenerateFromIds) {
+  auto dir = test::temp_dir("cli");
+  auto r = run("generate --model " + test::bundled_model().string() + " --ids 1,403,407 -n 5 --greedy --json " +
+               (dir / "g.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto ids = nlohmann::json::parse(read_file(dir / "g.json"))["ids"];
+  EXPECT_EQ(ids.size(), 8u);
+  EXPECT_EQ(ids[0], 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, Errors) {
+  expect_one_line_error(run("info --model /nonexistent/model"), "/nonexistent/model");
+  expect_one_line_error(run("generate --model " + test::bundled_model().string() + " --ids 1,x,3"), "--ids");
+  expect_one_line_error(run("generate --model " + test::bundled_model().string() + " --ids 1,99999 -n 1"),
+                        "outside the vocabulary");
+  expect_one_line_error(run("eval --model " + test::bundled_model().string() + " --ppl /no/such/file.txt"),
+                        "/no/such/file.txt");
+  expect_one_line_error(run("eval --model " + test::bundled_model().string() + " --ppl wikitext2 --seqlen 4096"),
+                        "exceeds the model's context");
+  expect_one_line_error(run("prune --model " + test::bundled_model().string() +
+                            " --method shortgpt --remove 9 --calib tinystories --out /tmp/x"),
+                        "--remove 9");
+  expect_one_line_error(run("eval --model " + test::bundled_model().string() + " --ppl wikitext2 --device tpu"),
+                        "--device \"tpu\"");
+  auto usage = run("frobnicate");
+  EXPECT_EQ(usage.code, 2);
+  EXPECT_EQ(usage.out.rfind("lopper: usage error: ", 0), 0u) << usage.out;
+  EXPECT_EQ(std::count(usage.out.begin(), usage.out.end(), '\n'), 1) << usage.out;
+  EXPECT_EQ(run("--help").code, 0);
+}
+
+TEST(Cli, EvalEmptyText) {
+  auto dir = test::temp_dir("cli");
+  write_file_atomic(dir / "empty.txt", "");
+  expect_one_line_error(run("eval --model " + test::bundled_model().string() + " --ppl " + (dir / "empty.txt").string()),
+                        "empty");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, PlanOnlyThenApply) {
+  auto dir = test::temp_dir("cli");
+  auto model = test::bundled_model().string();
+  auto r = run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --nsamples 4 --seqlen 64 "
+               "--plan-only --save-plan " + (dir / "plan.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  auto plan = nlohmann::json::parse(read_file(dir / "plan.json"));
+  ASSERT_EQ(plan["actions"][0]["layers"].size(), 1u);
+  r = run("prune --model " + model + " --plan " + (dir / "plan.json").string() + " --eval-ppl none --out " +
+          (dir / "out").string() + " --json " + (dir / "report.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto report = nlohmann::json::parse(read_file(dir / "report.json"));
+  EXPECT_EQ(report["removed_layers"], plan["actions"][0]["layers"]);
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "out/config.json"))["num_hidden_layers"], 4);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace lopper
