@@ -7,4 +7,6 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOPPER_TESTS=ON -DLOPPER_BENCH=ON
 cmake --build "$BUILD_DIR" -j "$JOBS"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 900
+# One thread per test process and one test per core: libtorch's OpenMP pool and OpenBLAS's threads
+# oversubscribe the cores when several multi-threaded tests share them.
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 1200

@@ -153,7 +153,7 @@ void write_safetensors(const std::filesystem::path& path,
   data.reserve(tensors.size());
   size_t offset = 0;
   for (const auto& [name, t0] : tensors) {
-    if (h.contains(name)) fail("{}: duplicate tensor name \"{}\"", path.string(), name);
+    if (h.contains(name) || name == "__metadata__") fail("{}: duplicate or reserved tensor name \"{}\"", path.string(), name);
     at::Tensor t = t0.detach().to(at::kCPU).contiguous();
     size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
     h[name] = {{"dtype", safetensors_dtype_name(t.scalar_type())},
