@@ -11,18 +11,42 @@ void register_prune(CLI::App& app) {
     PruneRequest req;
     std::string model, sampler = "random", plan_in, save_plan, out, json, save_dtype, data_dir, eval = "wikitext2";
     int remove = 0;
-    double ratio = 0;
+    double ratio = 0, sparsity = 0;
     bool no_plus = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* sub = app.add_subcommand("prune", "Remove decoder blocks; save the pruned checkpoint and a report");
+  auto* sub = app.add_subcommand(
+      "prune", "Remove decoder blocks, or zero weights (unstructured / N:M sparsity); save the pruned checkpoint and a report");
   sub->add_option("--model", o->model, "Model directory")->required();
   sub->add_option("--method", o->req.method,
-                  "shortgpt | angular | window-ppl | block-ppl | taylor (docs/methods.md)");
+                  "depth: shortgpt | angular | window-ppl | block-ppl | taylor (docs/methods.md); "
+                  "sparsity: magnitude | wanda | sparsegpt (docs/sparsity.md)");
   auto* rem = sub->add_option("--remove", o->remove, "Number of decoder blocks to remove");
   auto* rat = sub->add_option("--ratio", o->ratio, "Fraction of decoder parameters to remove: round(R x layers) blocks");
   rem->excludes(rat);
-  sub->add_option("--calib", o->req.calib.dataset, "Calibration dataset or file (required for scoring methods)");
+  auto* spo = sub->add_option("--sparsity", o->sparsity,
+                              "Sparsity methods: fraction of each Linear matrix's weights to zero (mean under --allocation)");
+  sub->add_option("--nm", o->req.sparsity.nm, "Sparsity methods: N:M, N zeros in every M consecutive inputs (2:4, 4:8)");
+  spo->excludes(sub->get_option("--nm"));
+  sub->add_option("--allocation", o->req.sparsity.allocation, "Layer-wise sparsity: uniform | atp | owl | alphapruning")
+      ->default_val("uniform");
+  sub->add_option("--owl-m", o->req.sparsity.owl_m, "owl: outlier threshold M (score > M x layer mean)")->default_val(5.0);
+  sub->add_option("--owl-lambda", o->req.sparsity.owl_lambda, "owl: layer sparsities within S +- lambda")
+      ->default_val(0.08);
+  sub->add_option("--alpha-eps", o->req.sparsity.alpha_eps, "alphapruning: ratios in S x [1 - eps, 1 + eps]")
+      ->default_val(0.3);
+  sub->add_option("--alpha-xmin", o->req.sparsity.alpha_xmin, "alphapruning: Hill estimator xmin, peak | mid")
+      ->default_val("peak");
+  sub->add_flag("--alpha-per-matrix", o->req.sparsity.alpha_per_matrix,
+                "alphapruning: one alpha per matrix (default: block-wise mean, the reference's)");
+  sub->add_option("--atp-steps", o->req.sparsity.atp_steps, "atp: common differences tried, d_max x k / steps")
+      ->default_val(10);
+  sub->add_option("--sparsegpt-block", o->req.sparsity.sparsegpt_block, "sparsegpt: columns per lazy-update block")
+      ->default_val(128);
+  sub->add_option("--sparsegpt-damp", o->req.sparsity.sparsegpt_damp, "sparsegpt: damping, fraction of mean diag(H)")
+      ->default_val(0.01);
+  sub->add_option("--calib", o->req.calib.dataset,
+                  "Calibration dataset or file (required except for magnitude with a weights-only allocation)");
   sub->add_option("--nsamples", o->req.calib.nsamples, "Calibration samples")->default_val(128);
   sub->add_option("--seqlen", o->req.calib.seqlen, "Calibration sample length (default: min(context, 2048))");
   sub->add_option("--seed", o->req.calib.seed, "Calibration sampling seed")->default_val(0);
@@ -42,15 +66,17 @@ void register_prune(CLI::App& app) {
       ->default_val("wikitext2");
   sub->add_option("--eval-seqlen", o->req.eval.seqlen, "Evaluation window length (default: min(context, 2048))");
   sub->add_option("--eval-max-windows", o->req.eval.max_windows, "Evaluate only the first N windows");
-  sub->add_option("--eval-batch", o->req.eval.batch, "Evaluation windows per forward pass")->default_val(1);
+  sub->add_option("--eval-batch", o->req.eval.batch, "Evaluation windows per forward pass (0: automatic)")->default_val(0);
   sub->add_option("--device", o->req.load.device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->req.load.dtype, "auto | f32 | bf16 | f16")->default_val("auto");
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
-  sub->callback([o, rem, rat] {
+  sub->callback([o, rem, rat, spo] {
     PruneRequest& r = o->req;
     r.model_dir = o->model;
     if (rem->count()) r.remove = o->remove;
     if (rat->count()) r.ratio = o->ratio;
+    if (spo->count()) r.sparsity.sparsity = o->sparsity;
+    r.sparsity.micro_batch = r.depth.micro_batch;
     r.calib.sampler = parse_sampler(o->sampler);
     r.calib.data_dir = o->data_dir;
     r.depth.plus_heuristic = !o->no_plus;

@@ -21,7 +21,9 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 std::string methods_list() {
   std::string s;
   for (const auto& n : depth_method_names()) s += (s.empty() ? "" : ", ") + n;
-  return s;
+  std::string sp;
+  for (const auto& n : sparsity_method_names()) sp += (sp.empty() ? "" : ", ") + n;
+  return "depth methods: " + s + "; sparsity methods: " + sp;
 }
 
 nlohmann::json measure(const Model& m, const Tokenizer& tok, const PruneRequest& req, const char* when) {
@@ -34,7 +36,7 @@ nlohmann::json measure(const Model& m, const Tokenizer& tok, const PruneRequest&
 // Scores blocks with a depth method and turns the choice into a plan.
 PruningPlan plan_depth(const Model& m, const Tokenizer& tok, const PruneRequest& req, nlohmann::json& report) {
   auto method = make_depth_method(req.method);
-  if (!method) fail("--method \"{}\" is not known (depth methods: {})", req.method, methods_list());
+  if (!method) fail("--method \"{}\" is not known ({})", req.method, methods_list());
   check(req.remove.has_value() != req.ratio.has_value(), "give exactly one target: --remove N or --ratio R");
   DepthOptions o = req.depth;
   const int L = m.config.num_layers();
@@ -76,10 +78,79 @@ PruningPlan plan_depth(const Model& m, const Tokenizer& tok, const PruneRequest&
   return plan;
 }
 
+struct Measured {
+  nlohmann::json before, after;
+  double before_s = 0, after_s = 0;
+};
+
+// Sparsity methods: calibrate (when the method or allocation needs data), measure the dense model,
+// zero weights in place, measure again. The "plan" is the allocation, recorded for reading; it is
+// not a plan that --plan can apply.
+Measured sparsify(Model& m, const Tokenizer& tok, const PruneRequest& req, nlohmann::json& report) {
+  validate_sparsity_options(req.method, req.sparsity, m.config);  // bad options fail before any work
+  std::optional<CalibData> calib;
+  if (sparsity_needs_calibration(req.method, req.sparsity)) {
+    auto t0 = Clock::now();
+    calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
+    std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n",
+                req.calib.dataset.c_str(), static_cast<long>(calib->ids.size(0)),
+                static_cast<long>(calib->ids.size(1)), std::string(sampler_name(req.calib.sampler)).c_str(),
+                static_cast<unsigned long>(req.calib.seed), static_cast<long>(calib->text_tokens));
+    auto cj = req.calib.to_json();
+    cj["seqlen"] = calib->ids.size(1);
+    cj["text_tokens"] = calib->text_tokens;
+    cj["eval_split_warning"] = calib->eval_split;
+    report["calibration"] = cj;
+    report["timing"]["calibration_s"] = seconds_since(t0);
+  } else {
+    report["calibration"] = nullptr;  // magnitude with a weights-only allocation reads no data
+  }
+  Measured r;
+  auto t_eval = Clock::now();
+  r.before = measure(m, tok, req, "before");
+  r.before_s = seconds_since(t_eval);
+  auto t_prune = Clock::now();
+  auto sp = run_sparsity(m, calib ? &*calib : nullptr, req.method, req.sparsity);
+  report["timing"]["prune_s"] = seconds_since(t_prune);
+  report["method"] = req.method;
+  report["sparsity"] = sp;
+  report["plan"] = {{"lopper_plan", 1},
+                    {"method", req.method},
+                    {"model", {{"architecture", m.config.architecture}, {"num_layers", m.config.num_layers()},
+                               {"hidden_size", m.config.hidden_size}}},
+                    {"actions", nlohmann::json::array({{{"op", "sparsify"},
+                                                        {"nm", sp["nm"]},
+                                                        {"allocation", sp["allocation"]["name"]},
+                                                        {"targets", sp["per_matrix_target"]}}})}};
+  report["removed_layers"] = nlohmann::json::array();
+  std::printf("-- %s: %.4f of the Linear weights are zero (%s, allocation %s)%s\n", req.method.c_str(),
+              sp["overall"].get<double>(),
+              sp["nm"].is_null() ? fmt::format("target {}", sp["target"].get<double>()).c_str()
+                                 : sp["nm"].get<std::string>().c_str(),
+              req.sparsity.allocation.c_str(), sp["exact"].get<bool>() ? "" : " [not exact: see report]");
+  auto t_eval2 = Clock::now();
+  r.after = measure(m, tok, req, "after");
+  r.after_s = seconds_since(t_eval2);
+  return r;
+}
+
 }  // namespace
 
 nlohmann::json run_prune(const PruneRequest& req) {
   auto t_start = Clock::now();
+  const bool sparse = req.plan_in.empty() && is_sparsity_method(req.method);
+  const bool sparse_opts = req.sparsity.sparsity.has_value() || !req.sparsity.nm.empty();
+  if (req.plan_in.empty() && !sparse && !make_depth_method(req.method))
+    fail("--method \"{}\" is not known ({})", req.method, methods_list());
+  if (sparse) {
+    check(!req.remove && !req.ratio, "--remove / --ratio apply to depth methods; --method {} takes --sparsity S or "
+          "--nm N:M", req.method);
+    check(!req.plan_only, "--plan-only is not supported for sparsity methods (the allocation is made while pruning)");
+  } else {
+    check(!sparse_opts, "--sparsity / --nm apply to sparsity methods ({}), not to {}",
+          fmt::format("{}", fmt::join(sparsity_method_names(), ", ")),
+          req.plan_in.empty() ? "--method " + req.method : std::string("--plan"));
+  }
   check(!req.plan_only || !req.save_plan.empty(), "--plan-only needs --save-plan FILE (where to write the plan)");
   check(req.plan_only || !req.out_dir.empty() || !req.eval_ppl.empty(),
         "nothing to do: give --out DIR (pruned checkpoint), --eval-ppl, or --plan-only");
@@ -93,32 +164,44 @@ nlohmann::json run_prune(const PruneRequest& req) {
   report["device"] = req.load.device;
   report["dtype"] = dtype_name(model.dtype);
   const auto before = count_params(model.config);
+  const int layers_before = model.config.num_layers();
 
-  PruningPlan plan;
-  if (!req.plan_in.empty()) {
-    plan = PruningPlan::load(req.plan_in);
-    report["plan_source"] = req.plan_in.string();
+  Measured ppl;
+  if (sparse) {
+    ppl = sparsify(model, tok, req, report);
+    if (!req.save_plan.empty()) write_file_atomic(req.save_plan, report["plan"].dump(2) + "\n");
   } else {
-    plan = plan_depth(model, tok, req, report);
-  }
-  report["method"] = plan.method;
-  report["plan"] = plan.to_json();
-  report["removed_layers"] = plan.removed_layers();
-  if (!req.save_plan.empty()) write_file_atomic(req.save_plan, plan.to_json().dump(2) + "\n");
-  std::printf("-- plan: remove layers [%s]\n", fmt::format("{}", fmt::join(plan.removed_layers(), ", ")).c_str());
-  if (req.plan_only) {
-    report["timing"]["total_s"] = seconds_since(t_start);
-    return report;
-  }
+    PruningPlan plan;
+    if (!req.plan_in.empty()) {
+      plan = PruningPlan::load(req.plan_in);
+      report["plan_source"] = req.plan_in.string();
+    } else {
+      plan = plan_depth(model, tok, req, report);
+    }
+    report["method"] = plan.method;
+    report["plan"] = plan.to_json();
+    report["removed_layers"] = plan.removed_layers();
+    if (!req.save_plan.empty()) write_file_atomic(req.save_plan, plan.to_json().dump(2) + "\n");
+    std::printf("-- plan: remove layers [%s]\n", fmt::format("{}", fmt::join(plan.removed_layers(), ", ")).c_str());
+    if (req.plan_only) {
+      report["timing"]["total_s"] = seconds_since(t_start);
+      return report;
+    }
 
-  auto t_eval = Clock::now();
-  auto ppl_before = measure(model, tok, req, "before");
-  double eval_before_s = seconds_since(t_eval);
-  plan.apply(model);
+    auto t_eval = Clock::now();
+    ppl.before = measure(model, tok, req, "before");
+    ppl.before_s = seconds_since(t_eval);
+    auto t_apply = Clock::now();
+    plan.apply(model);
+    report["timing"]["apply_s"] = seconds_since(t_apply);
+    auto t_eval2 = Clock::now();
+    ppl.after = measure(model, tok, req, "after");
+    ppl.after_s = seconds_since(t_eval2);
+  }
   const auto after = count_params(model.config);
-  auto t_eval2 = Clock::now();
-  auto ppl_after = measure(model, tok, req, "after");
-  double eval_after_s = seconds_since(t_eval2);
+  const auto& ppl_before = ppl.before;
+  const auto& ppl_after = ppl.after;
+  const double eval_before_s = ppl.before_s, eval_after_s = ppl.after_s;
 
   report["params_before"] = before.total;
   report["params_after"] = after.total;
@@ -127,7 +210,7 @@ nlohmann::json run_prune(const PruneRequest& req) {
   report["decoder_params_before"] = dec_before;
   report["decoder_params_after"] = dec_after;
   report["decoder_params_removed_fraction"] = 1.0 - static_cast<double>(dec_after) / static_cast<double>(dec_before);
-  report["num_layers_before"] = plan.model.value("num_layers", 0);
+  report["num_layers_before"] = layers_before;
   report["num_layers_after"] = model.config.num_layers();
   if (!ppl_before.is_null()) {
     report["ppl_before"] = ppl_before;

@@ -1,6 +1,8 @@
 // `lopper prune`: the whole job. Load a checkpoint, measure it, choose what to remove (a method on
 // calibration data, or a saved plan), apply the plan, measure again, save the pruned checkpoint and
-// a JSON report.
+// a JSON report. Sparsity methods (magnitude, wanda, sparsegpt) zero weights in place instead: load,
+// calibrate, measure, sparsify, measure again, save; the report's "sparsity" section has the targets,
+// the allocation and the achieved sparsity per layer and per matrix.
 #pragma once
 #include <filesystem>
 #include <optional>
@@ -13,17 +15,20 @@
 #include "lopper/eval/perplexity.h"
 #include "lopper/model/model.h"
 #include "lopper/prune/depth.h"
+#include "lopper/prune/sparsity.h"
 
 namespace lopper {
 
 struct PruneRequest {
   std::filesystem::path model_dir;
   LoadOptions load;
-  std::string method;                  // depth method name (see depth_method_names())
+  std::string method;                  // depth method (depth_method_names()) or sparsity method
+                                       // (sparsity_method_names())
   std::optional<int> remove;           // --remove N blocks
   std::optional<double> ratio;         // --ratio R of decoder parameters
   CalibOptions calib;
   DepthOptions depth;
+  SparsityOptions sparsity;            // --sparsity / --nm / --allocation ... (sparsity methods)
   std::filesystem::path plan_in;       // --plan FILE: apply a saved plan instead of scoring
   bool plan_only = false;              // stop after writing the plan
   std::filesystem::path save_plan;     // where --plan-only (or any run) writes the plan
