@@ -137,11 +137,16 @@ TEST(SparsityGpt, LazyBlockUpdatesEqualImmediateUpdates) {
   auto m = make_sparsity_method("sparsegpt");
   // N:M masks do not depend on the block size, so blocks of 4 (lazy updates across 8 blocks) and
   // one block of 32 (every update immediate) must agree to rounding.
-  std::vector<at::Tensor> out;
-  for (int64_t block : {4, 32}) {
+  // The Hessian statistics of the 200 input rows of X, as the layer pass would collect them.
+  auto stats = [&] {
     InputStats st;
     st.hessian = (2.0 / 200) * X.t().mm(X);
     st.nsamples = 200;
+    return st;
+  };
+  std::vector<at::Tensor> out;
+  for (int64_t block : {4, 32}) {
+    InputStats st = stats();
     SparsityOptions o;
     o.sparsegpt_block = block;
     auto a = w.clone();
@@ -153,9 +158,7 @@ TEST(SparsityGpt, LazyBlockUpdatesEqualImmediateUpdates) {
   EXPECT_LT((out[0] - out[1]).abs().max().item<float>(), 1e-4);
   // Unstructured: exactly floor(s * numel) zeros, split over blocks by width.
   for (int64_t block : {4, 128}) {
-    InputStats st;
-    st.hessian = (2.0 / 200) * X.t().mm(X);
-    st.nsamples = 200;
+    InputStats st = stats();
     SparsityOptions o;
     o.sparsegpt_block = block;
     auto a = w.clone();
