@@ -10,5 +10,6 @@ void register_generate(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_prune(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace lopper::cli

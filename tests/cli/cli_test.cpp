@@ -47,7 +47,7 @@ TEST(Cli, InfoJson) {
   EXPECT_EQ(j["params_total"], 260032);  // llama2.c's count for stories260K
   ASSERT_EQ(j["layers"].size(), 5u);
   EXPECT_EQ(j["layers"][0]["attention"]["num_kv_heads"], 4);
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(Cli, GenerateMatchesGolden) {
@@ -62,7 +62,7 @@ TEST(Cli, GenerateMatchesGolden) {
     auto j = nlohmann::json::parse(read_file(dir / "g.json"));
     EXPECT_EQ(j["ids"], golden["ids_no_cache"]) << cache;
   }
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(Cli, GenerateFromIds) {
@@ -73,7 +73,25 @@ TEST(Cli, GenerateFromIds) {
   auto ids = nlohmann::json::parse(read_file(dir / "g.json"))["ids"];
   EXPECT_EQ(ids.size(), 8u);
   EXPECT_EQ(ids[0], 1);
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
+}
+
+TEST(Cli, BenchRandomWeightsJson) {
+  auto dir = test::temp_dir("cli-bench");
+  auto out = dir / "bench.json";
+  auto cfg = std::string(LOPPER_SOURCE_DIR) + "/assets/models/stories260k/config.json";
+  auto r = run("bench --config " + cfg + " --seqlen 32 --batch 1,2 --iters 1 --ppl wikitext2 --tokenizer " +
+               std::string(LOPPER_SOURCE_DIR) + "/assets/models/stories260k --max-windows 2 --json " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(out));
+  EXPECT_TRUE(j["random_weights"].get<bool>());
+  ASSERT_EQ(j["prefill"].size(), 2u);
+  EXPECT_EQ(j["prefill"][1]["batch"], 2);
+  EXPECT_GT(j["prefill"][0]["tokens_per_s"].get<double>(), 0);
+  EXPECT_EQ(j["ppl"]["wikitext2"]["windows"], 2);
+  expect_one_line_error(run("bench --config " + cfg + " --batch 1,x"), "--batch");
+  expect_one_line_error(run("bench --config " + cfg + " --ppl wikitext2"), "--tokenizer");
+  remove_tree(dir);
 }
 
 TEST(Cli, Errors) {
@@ -102,7 +120,7 @@ TEST(Cli, EvalEmptyText) {
   write_file_atomic(dir / "empty.txt", "");
   expect_one_line_error(run("eval --model " + test::bundled_model().string() + " --ppl " + (dir / "empty.txt").string()),
                         "empty");
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(Cli, PlanOnlyThenApply) {
@@ -120,7 +138,7 @@ TEST(Cli, PlanOnlyThenApply) {
   auto report = nlohmann::json::parse(read_file(dir / "report.json"));
   EXPECT_EQ(report["removed_layers"], plan["actions"][0]["layers"]);
   EXPECT_EQ(nlohmann::json::parse(read_file(dir / "out/config.json"))["num_hidden_layers"], 4);
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "lopper/util/error.h"
+#include "lopper/util/fs.h"
 
 namespace lopper::test {
 
@@ -23,8 +24,7 @@ class TempDir {
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    lopper::remove_tree(path_);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -20,7 +20,7 @@ class BadInput : public ::testing::Test {
     dir_ = test::temp_dir("bad");
     test::write_tiny_model(dir_, test::tiny_config_json());
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { remove_tree(dir_); }
 
   // Loads and returns the error message; fails the test if loading succeeds or crashes otherwise.
   std::string load_error() {

@@ -55,7 +55,7 @@ TEST(Safetensors, WriterFollowsTheFormatRules) {
   EXPECT_THROW(write_safetensors(dir / "dup.safetensors", {{"x", tensors[0].second}, {"x", tensors[1].second}}),
                InputError);
   EXPECT_FALSE(std::filesystem::exists(dir / "dup.safetensors"));
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(Safetensors, ReadsSharedCheckpointZeroCopy) {

@@ -39,7 +39,7 @@ TEST(SaveLoad, BundledModelRoundTripIsIdentical) {
   EXPECT_TRUE(m.forward(ids).equal(back.forward(ids)));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/tokenizer.json"));
   EXPECT_FALSE(nlohmann::json::parse(read_file(dir / "out/config.json")).contains("lopper_layers"));
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(SaveLoad, ShardedBf16RoundTrip) {
@@ -60,7 +60,7 @@ TEST(SaveLoad, ShardedBf16RoundTrip) {
   for (const auto& f : files) EXPECT_TRUE(std::filesystem::exists(dir / "out" / f)) << f;
   auto back = Model::load(dir / "out", {"cpu", "bf16"});
   expect_same_weights(m, back);
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(SaveLoad, HeterogeneousModelRoundTrip) {
@@ -80,7 +80,7 @@ TEST(SaveLoad, HeterogeneousModelRoundTrip) {
   expect_same_weights(m, back);
   auto ids = sample_ids(m.config.vocab_size, 1, 33);
   EXPECT_TRUE(m.forward(ids).equal(back.forward(ids)));
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 // Removing FFN channels / KV groups structurally must equal zeroing their contribution.

@@ -97,7 +97,7 @@ TEST_P(DepthMethodEndToEnd, SavedModelReloadsIdenticallyAndRunsAreDeterministic)
   EXPECT_EQ(cfg["num_hidden_layers"], 11);
   EXPECT_EQ(cfg["torch_dtype"], "bfloat16");
   EXPECT_TRUE(std::filesystem::exists(dir / "a/tokenizer.json"));
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, DepthMethodEndToEnd,
@@ -183,7 +183,7 @@ TEST_F(PruneBadInput, PlanForAnotherModel) {
   r.method.clear();
   r.plan_in = dir / "plan.json";
   EXPECT_NE(error_of(r).find("num_layers = 14, this one has 5"), std::string::npos);
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 }  // namespace

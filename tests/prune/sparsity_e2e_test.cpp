@@ -124,7 +124,7 @@ TEST(SparsityEndToEnd, ExactCountsAndPplOrderingOnTestbed) {
     const auto& u = tensor_slot(un.weights, s);
     EXPECT_TRUE(u.ne(0).logical_and(u.ne(d)).any().item<bool>()) << s.name;
   });
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(SparsityEndToEnd, AllocationsKeepTheMeanAndReportTheirChoice) {
@@ -273,7 +273,7 @@ TEST_F(SparsityBadInput, MagnitudeNeedsNoDataAndRunsAreDeterministic) {
   for_each_tensor(ma.config, [&](const TensorSpec& s) {
     EXPECT_TRUE(tensor_slot(ma.weights, s).equal(tensor_slot(mb.weights, s))) << s.name;
   });
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ TEST(TokenizerErrorsTest, MissingFiles) {
   write_file_atomic(dir / "tokenizer_config.json", "{\"bos_token\": ");
   expect_error<InputError>([&] { Tokenizer::from_dir(dir); },
                            {"tokenizer_config.json", "malformed JSON"});
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(TokenizerErrorsTest, UnsupportedModelsAndComponents) {

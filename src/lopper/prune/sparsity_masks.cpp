@@ -15,7 +15,7 @@ namespace {
 
 // Indices of a stable ascending sort along `dim`.
 at::Tensor stable_order(const at::Tensor& t, int64_t dim) {
-  return std::get<1>(at::sort(t, c10::optional<bool>(true), dim, /*descending=*/false));
+  return std::get<1>(at::sort(t, /*stable=*/true, dim, /*descending=*/false));
 }
 
 }  // namespace
@@ -53,7 +53,7 @@ at::Tensor mask_lowest_per_row(const at::Tensor& score, int64_t k) {
   const int64_t rows = score.size(0), cols = score.size(1);
   check(k >= 0 && k <= rows * cols, "internal: cannot select {} of {} weights", k, rows * cols);
   const int64_t base = k / rows, extra = k % rows;
-  auto [sorted, order] = at::sort(score, c10::optional<bool>(true), 1, false);  // [rows, cols] each
+  auto [sorted, order] = at::sort(score, /*stable=*/true, 1, false);  // [rows, cols] each
   auto mask = at::zeros_like(score, score.options().dtype(at::kBool));
   if (base > 0) mask.scatter_(1, order.narrow(1, 0, base), true);
   if (extra > 0) {

@@ -1,6 +1,10 @@
 #include "lopper/util/fs.h"
 
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <unistd.h>
 
 #include <fstream>
@@ -85,14 +89,30 @@ void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::pa
       auto old = temp_sibling(target);
       fs::rename(target, old);
       fs::rename(tmp, target);
-      fs::remove_all(old, ec);
+      remove_tree(old);
     } else {
       fs::rename(tmp, target);
     }
   } catch (...) {
-    fs::remove_all(tmp, ec);
+    remove_tree(tmp);
     throw;
   }
+}
+
+namespace {
+
+int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
+  return (type == FTW_DP ? ::rmdir(path) : ::unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+}  // namespace
+
+bool remove_tree(const fs::path& path) noexcept {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT;
+  if (!S_ISDIR(st.st_mode)) return ::unlink(path.c_str()) == 0;
+  // Depth-first (children before their directory), without following symlinks or crossing mounts.
+  return ::nftw(path.c_str(), remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0;
 }
 
 }  // namespace lopper

@@ -23,4 +23,9 @@ void write_atomic_with(const fs::path& path, const std::function<void(const fs::
 // `dir` (an existing `dir` is removed only after the new one is complete).
 void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::path&)>& fill);
 
+// Removes a file or a directory tree (symlinks are removed, not followed); a missing path is not an
+// error; returns false if something could not be removed. Used instead of std::filesystem::remove_all:
+// PyTorch's wheels export their own copy of that function, which crashes when it is the one bound.
+bool remove_tree(const fs::path& path) noexcept;
+
 }  // namespace lopper

@@ -1,0 +1,107 @@
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "lopper/eval/bench.h"
+#include "lopper/eval/eval_command.h"
+#include "lopper/model/device.h"
+#include "lopper/model/random_init.h"
+#include "lopper/tokenizer/tokenizer.h"
+#include "lopper/util/error.h"
+#include "lopper/util/fs.h"
+
+namespace lopper::cli {
+
+namespace {
+
+// --config accepts a config.json file or a directory holding one.
+ModelConfig load_config_arg(const std::filesystem::path& p) {
+  if (std::filesystem::is_directory(p)) return ModelConfig::load(p);
+  const std::string text = read_file(p);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON ({})", p.string(), e.what());
+  }
+  return ModelConfig::from_json(j, p.string());
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  struct Opts {
+    std::string model, config, device = "cpu", dtype = "auto", batches = "1", ppl, tokenizer, data_dir, json;
+    BenchOptions b;
+    PerplexityOptions p;
+    uint64_t seed = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* sub = app.add_subcommand(
+      "bench", "Time prefill (tokens/s, TFLOP/s, peak memory) and optionally a perplexity pass, on a checkpoint "
+               "or on random weights of any shape");
+  auto* model_opt = sub->add_option("--model", o->model, "Model directory (real weights)");
+  sub->add_option("--config", o->config, "config.json (or its directory): time this shape with random weights")
+      ->excludes(model_opt);
+  sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");
+  sub->add_option("--dtype", o->dtype, "auto | f32 | bf16 | f16")->default_val("auto");
+  sub->add_option("--seqlen", o->b.seqlen, "Tokens per sequence")->default_val(512);
+  sub->add_option("--batch", o->batches, "Batch sizes, comma-separated")->default_val("1");
+  sub->add_option("--iters", o->b.iters, "Timed passes per batch size (after one warm-up)")->default_val(3);
+  sub->add_option("--peak-tflops", o->b.peak_tflops, "Device peak TFLOP/s in this dtype, to report MFU");
+  sub->add_option("--seed", o->seed, "Seed of the random weights")->default_val(0);
+  sub->add_option("--ppl", o->ppl, "Also time perplexity on these datasets (wikitext2,c4,ptb,FILE)");
+  sub->add_option("--tokenizer", o->tokenizer, "Tokenizer directory for --ppl (default: --model)");
+  sub->add_option("--ppl-seqlen", o->p.seqlen, "Window length for --ppl (default: min(context, 2048))");
+  sub->add_option("--ppl-batch", o->p.batch, "Windows per forward pass for --ppl (0: automatic)")->default_val(0);
+  sub->add_option("--max-windows", o->p.max_windows, "Evaluate only the first N windows of each --ppl set");
+  sub->add_option("--data-dir", o->data_dir, "Where named datasets live (else $LOPPER_DATA_DIR, then bundled)");
+  sub->add_option("--json", o->json, "Write the report as JSON to this file");
+  sub->callback([o] {
+    check(!o->model.empty() || !o->config.empty(), "bench: give --model DIR or --config FILE");
+    std::vector<int64_t> batches;
+    for (const auto& s : split_list(o->batches)) {
+      try {
+        batches.push_back(std::stoll(s));
+      } catch (const std::exception&) {
+        fail("--batch: \"{}\" is not a number", s);
+      }
+    }
+    o->b.batches = batches;
+    std::string tok_dir = o->tokenizer.empty() ? o->model : o->tokenizer;
+    check(o->ppl.empty() || !tok_dir.empty(), "--ppl with random weights needs --tokenizer DIR");
+    // Everything that can fail on bad input is checked before the (possibly long) model set-up.
+    std::optional<Tokenizer> tok;
+    if (!o->ppl.empty()) tok = Tokenizer::from_dir(tok_dir);
+
+    auto t0 = std::chrono::steady_clock::now();
+    const bool random = o->model.empty();
+    Model model = random ? random_model(load_config_arg(o->config), {o->device, o->dtype}, o->seed)
+                         : Model::load(o->model, {o->device, o->dtype});
+    synchronize(model.device);
+    double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto params = count_params(model.config).total;
+    std::printf("%s: %s, %.3fB parameters, %s %s, %s in %.1f s\n", random ? o->config.c_str() : o->model.c_str(),
+                model.config.architecture.c_str(), static_cast<double>(params) / 1e9, o->device.c_str(),
+                dtype_name(model.dtype).c_str(), random ? "random weights made" : "loaded", setup_s);
+    std::fflush(stdout);
+
+    nlohmann::json report = bench_prefill(model, o->b);
+    report["model"] = random ? o->config : o->model;
+    report["random_weights"] = random;
+    report["device"] = o->device;
+    report["dtype"] = dtype_name(model.dtype);
+    report["params"] = params;
+    report["setup_seconds"] = setup_s;
+    if (tok) {
+      reset_peak_memory(model.device);
+      auto ev = run_eval(model, *tok, EvalRequest{split_list(o->ppl), o->p, o->data_dir});
+      report["ppl"] = ev["ppl"];
+      report["ppl_peak_memory_bytes"] = peak_memory_bytes(model.device);
+    }
+    if (!o->json.empty()) write_file_atomic(o->json, report.dump(2) + "\n");
+  });
+}
+
+}  // namespace lopper::cli
