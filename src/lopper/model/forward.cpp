@@ -103,7 +103,7 @@ at::Tensor Model::final_norm(const at::Tensor& h) const {
 }
 
 at::Tensor Model::lm_head(const at::Tensor& normed) const {
-  return at::linear(normed, weights.lm_head);  // [B, T, V]
+  return ops::linear(normed, weights.lm_head, {});  // [B, T, V]
 }
 
 at::Tensor Model::forward(const at::Tensor& ids, ForwardContext& ctx) const {

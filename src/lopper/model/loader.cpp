@@ -7,6 +7,7 @@
 #include <set>
 
 #include "lopper/io/safetensors.h"
+#include "lopper/model/cpu_threads.h"
 #include "lopper/model/model.h"
 #include "lopper/util/allocator.h"
 #include "lopper/util/error.h"
@@ -75,6 +76,7 @@ Model Model::load(const fs::path& dir, const LoadOptions& opts) {
   m.config = ModelConfig::load(dir);
   m.device = parse_device(opts.device);
   m.dtype = parse_dtype(opts.dtype, m.device);
+  if (m.device.is_cpu()) configure_cpu_threads();
   m.source_dir = dir;
   m.weights = make_structure(m.config);
   auto shards = open_shards(dir);

@@ -1,6 +1,8 @@
 #include "lopper/model/ops.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -20,7 +22,32 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
   return w * xf.to(x.scalar_type());
 }
 
+namespace {
+
+// fp32 linears on CPU through oneDNN instead of the BLAS libtorch was built with. Measured on 2 cores
+// (Zen 5, OpenBLAS 0.3.21 with the environment's Haswell kernels), [8192, 256] x [256, 768]:
+// 66 GFLOP/s through at::linear, 175 through oneDNN; [8192, 768] x [768, 256]: 168 vs 294.
+// LOPPER_CPU_GEMM=blas turns it off. Not for autograd (Taylor scores need gradients) or few rows.
+bool use_onednn_linear(const at::Tensor& x, const at::Tensor& w) {
+  static const bool off = [] {
+    const char* e = std::getenv("LOPPER_CPU_GEMM");
+    return e && std::string(e) == "blas";
+  }();
+  if (off || !x.is_cpu() || x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat) return false;
+  if (x.requires_grad() || w.requires_grad() || !at::hasMKLDNN()) return false;
+  return x.numel() / x.size(-1) >= 64;  // rows; decoding one token is a matrix-vector product
+}
+
+}  // namespace
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (use_onednn_linear(x, w)) {
+    auto rows = x.reshape({-1, x.size(-1)}).contiguous();                     // [N, in]
+    auto y = at::mkldnn_linear(rows.to_mkldnn(), w.contiguous(), b).to_dense();  // [N, out]
+    auto shape = x.sizes().vec();
+    shape.back() = w.size(0);
+    return y.view(shape);
+  }
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
@@ -87,7 +114,7 @@ at::Tensor causal_mask(int64_t t, int64_t s, std::optional<int64_t> window, cons
 // the 1e-5 the goldens are held to) and, with the blocked GEMMs below, no slower.
 at::ScalarType softmax_dtype(const at::Tensor& q) { return q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
-bool use_fused_attention(const at::Tensor& q) {
+[[maybe_unused]] bool use_fused_attention(const at::Tensor& q) {
 #if TORCH_VERSION_MAJOR >= 2
   // LOPPER_ATTENTION=eager|fused overrides the choice (comparisons, debugging).
   static const std::string forced = [] {
@@ -100,6 +127,57 @@ bool use_fused_attention(const at::Tensor& q) {
 #else
   return false;
 #endif
+}
+
+// CPU, causal, no window: one plain GEMM per (sequence, KV head, block of queries), against only the
+// keys the block can see (the work drops to about half of the full square). The (sequence, KV head)
+// problems are independent and run in parallel, each on one thread: libtorch's CPU bmm instead
+// parallelizes over the batch with a threaded BLAS inside each task, measured 4x slower on 2 cores.
+// Per block the scale is applied inside the GEMM (as transformers scales the product), only the
+// diagonal n x n part of the scores needs the causal mask, and fp32 softmax runs in place: the
+// elementwise passes over the score matrix, not the GEMMs, were half of the attention time.
+at::Tensor attention_cpu_causal(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
+  const int64_t KV = k.size(1), S = k.size(2), G = H / KV;
+  constexpr int64_t kQueryBlock = 128;
+  const int64_t block = std::min(kQueryBlock, T);
+  const bool fp32 = q.scalar_type() == at::kFloat || q.scalar_type() == at::kDouble;
+  auto diag = causal_mask(block, block, std::nullopt, q.options());  // [n, n]: 0 on and below the diagonal
+  auto out = at::empty({B, H, T, D}, q.options());
+  // Autograd (Taylor scores) rules out the out= and in-place forms, and in-place writes into views of
+  // one output from several threads.
+  const bool grad = q.requires_grad() || k.requires_grad() || v.requires_grad();
+  auto solve = [&](int64_t b, int64_t g) {
+    for (int64_t t0 = 0; t0 < T; t0 += block) {
+      const int64_t n = std::min(block, T - t0), visible = S - T + t0 + n;
+      auto qg = q[b].narrow(0, g * G, G).narrow(1, t0, n).reshape({G * n, D});     // [G*n, D]
+      auto kg = k[b][g].narrow(0, 0, visible), vg = v[b][g].narrow(0, 0, visible);  // [visible, D]
+      auto diag_n = diag.narrow(0, 0, n).narrow(1, 0, n);                            // [n, n]
+      at::Tensor probs;                                                               // [G*n, visible]
+      if (grad) {
+        auto mask = at::cat({at::zeros({n, visible - n}, q.options()), diag_n}, 1);  // [n, visible]
+        auto scores = (at::mm(qg, kg.t()) * scale).view({G, n, visible}) + mask;
+        probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type()).view({G * n, visible});
+      } else {
+        auto scores = at::empty({G * n, visible}, q.options());
+        at::addmm_out(scores, scores, qg, kg.t(), /*beta=*/0, /*alpha=*/scale);
+        scores.view({G, n, visible}).narrow(2, visible - n, n).add_(diag_n);
+        probs = fp32 ? at::_softmax_out(scores, scores, -1, false)
+                     : at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+      }
+      out[b].narrow(0, g * G, G).narrow(1, t0, n).copy_(at::mm(probs, vg).view({G, n, D}));
+    }
+  };
+  if (grad) {
+    for (int64_t i = 0; i < B * KV; ++i) solve(i / KV, i % KV);
+    return out;
+  }
+  const bool inference = c10::InferenceMode::is_enabled();
+  at::parallel_for(0, B * KV, 1, [&](int64_t begin, int64_t end) {
+    c10::InferenceMode mode(inference);  // thread-local: the output may be an inference tensor
+    for (int64_t i = begin; i < end; ++i) solve(i / KV, i % KV);
+  });
+  return out;
 }
 
 }  // namespace
@@ -121,9 +199,11 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     return at::scaled_dot_product_attention(q, ke, ve, mask, 0.0, false);
   }
 #endif
-  // Eager path (libtorch 1.x, and the reference). Long causal prefill: process queries in blocks,
-  // each against only the keys it can see. The masked scores skipped this way cost nothing (their
-  // probabilities are exactly 0 in the full computation), and the work drops to about half.
+  // Eager path (libtorch 1.x, and the reference).
+  if (!q.is_cuda() && !window) return attention_cpu_causal(q, k, v, scale);
+  // Long causal prefill with a sliding window: process queries in blocks, each against only the keys
+  // it can see. The masked scores skipped this way cost nothing (their probabilities are exactly 0
+  // in the full computation).
   constexpr int64_t kQueryBlock = 256;
   if (T > 2 * kQueryBlock) {
     std::vector<at::Tensor> outs;
@@ -133,29 +213,14 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     }
     return at::cat(outs, 2);
   }
-  auto mask = causal_mask(T, S, window, q.options());  // [T, S]
-  if (q.is_cuda()) {
-    // One batched matmul per step; queries of one KV group share it.
-    auto qg = q.reshape({B, KV, G * T, D});                                 // [B, KV, G*T, D]
-    auto scores = at::matmul(qg, k.transpose(2, 3)) * scale;                 // [B, KV, G*T, S]
-    scores = scores.view({B, KV, G, T, S}) + mask;
-    auto probs = at::softmax(scores, -1, softmax_dtype(q)).to(q.scalar_type());   // [B, KV, G, T, S]
-    return at::matmul(probs.view({B, KV, G * T, S}), v).view({B, H, T, D});
-  }
-  // CPU: one plain GEMM per (sequence, KV head). libtorch's CPU bmm parallelizes over the batch and
-  // calls a threaded BLAS inside each task; measured 4x slower than these calls on 2 cores. It also
-  // keeps the score matrix at G*T*S, cache-friendly for any batch size.
-  auto out = at::empty({B, H, T, D}, q.options());
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t g = 0; g < KV; ++g) {
-      auto qg = q[b].narrow(0, g * G, G).reshape({G * T, D});              // [G*T, D]
-      auto scores = at::mm(qg, k[b][g].t()) * scale;                        // [G*T, S]
-      scores = scores.view({G, T, S}) + mask;
-      auto probs = at::softmax(scores, -1, softmax_dtype(q)).to(q.scalar_type()); // [G, T, S]
-      out[b].narrow(0, g * G, G).copy_(at::mm(probs.view({G * T, S}), v[b][g]).view({G, T, D}));
-    }
-  }
-  return out;
+  // Batched matmuls (CUDA without fused kernels; CPU with a sliding window); queries of one KV group
+  // share them.
+  auto mask = causal_mask(T, S, window, q.options());                       // [T, S]
+  auto qg = q.reshape({B, KV, G * T, D});                                   // [B, KV, G*T, D]
+  auto scores = at::matmul(qg, k.transpose(2, 3)) * scale;                   // [B, KV, G*T, S]
+  scores = scores.view({B, KV, G, T, S}) + mask;
+  auto probs = at::softmax(scores, -1, softmax_dtype(q)).to(q.scalar_type());  // [B, KV, G, T, S]
+  return at::matmul(probs.view({B, KV, G * T, S}), v).view({B, H, T, D});
 }
 
 }  // namespace lopper::ops

@@ -1,5 +1,7 @@
 #include "lopper/model/random_init.h"
 
+#include "lopper/model/cpu_threads.h"
+
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
@@ -20,6 +22,7 @@ Model random_model(const ModelConfig& config, const LoadOptions& opts, uint64_t 
   m.config = config;
   m.device = parse_device(opts.device);
   m.dtype = parse_dtype(opts.dtype, m.device);
+  if (m.device.is_cpu()) configure_cpu_threads();
   m.weights = make_structure(config);
   auto topts = at::TensorOptions().device(m.device).dtype(m.dtype);
   // A generator of the target device keeps an 8B model's init on the GPU (seconds, not minutes).
