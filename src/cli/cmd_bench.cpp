@@ -13,23 +13,6 @@
 
 namespace lopper::cli {
 
-namespace {
-
-// --config accepts a config.json file or a directory holding one.
-ModelConfig load_config_arg(const std::filesystem::path& p) {
-  if (std::filesystem::is_directory(p)) return ModelConfig::load(p);
-  const std::string text = read_file(p);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({})", p.string(), e.what());
-  }
-  return ModelConfig::from_json(j, p.string());
-}
-
-}  // namespace
-
 void register_bench(CLI::App& app) {
   struct Opts {
     std::string model, config, device = "cpu", dtype = "auto", batches = "1", ppl, tokenizer, data_dir, json;
@@ -77,7 +60,11 @@ void register_bench(CLI::App& app) {
 
     auto t0 = std::chrono::steady_clock::now();
     const bool random = o->model.empty();
-    Model model = random ? random_model(load_config_arg(o->config), {o->device, o->dtype}, o->seed)
+    // --config is a config.json or a directory holding one.
+    auto shape = [&] {
+      return std::filesystem::is_directory(o->config) ? ModelConfig::load(o->config) : ModelConfig::load_file(o->config);
+    };
+    Model model = random ? random_model(shape(), {o->device, o->dtype}, o->seed)
                          : Model::load(o->model, {o->device, o->dtype});
     synchronize(model.device);
     double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,13 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "lopper/data/datasets.h"
-#include "lopper/eval/generate.h"
 #include "lopper/eval/perplexity.h"
-#include "lopper/io/safetensors.h"
 #include "lopper/model/model.h"
 #include "lopper/tokenizer/tokenizer.h"
 #include "lopper/util/fs.h"
 #include "lopper/util/progress.h"
+#include "model/golden.h"
 #include "test_paths.h"
 
 namespace lopper {
@@ -61,27 +60,15 @@ TEST_P(CudaGolden, Fp32LogitsArgmaxAndGreedyGeneration) {
   LOPPER_REQUIRE_CUDA();
   LOPPER_REQUIRE_SHARED();
   c10::InferenceMode guard;
-  auto dir = test::shared_dir() / "golden";
-  auto tensors = SafetensorsFile::open(dir / (GetParam() + ".safetensors"));
-  auto json = nlohmann::json::parse(read_file(dir / (GetParam() + ".json")));
+  auto g = test::load_golden(GetParam());
   auto model = Model::load(test::shared_dir() / "models" / GetParam(), {"cuda", "f32"});
-  auto ids = tensors->tensor("input_ids").to(at::kLong).unsqueeze(0).to(at::kCUDA);  // [1, 64]
-  auto logits = model.forward(ids)[0].to(at::kCPU);                                  // [64, V]
-  double dl = (logits.narrow(0, 0, 16) - tensors->tensor("logits_pos0_15")).abs().max().item<double>();
+  auto ids = g.tensors->tensor("input_ids").to(at::kLong).unsqueeze(0).to(at::kCUDA);  // [1, 64]
+  auto logits = model.forward(ids)[0].to(at::kCPU);                                    // [64, V]
+  double dl = (logits.narrow(0, 0, 16) - g.tensors->tensor("logits_pos0_15")).abs().max().item<double>();
   EXPECT_LT(dl, 1e-4);
-  EXPECT_TRUE(logits.argmax(-1).to(at::kInt).equal(tensors->tensor("argmax_pos0_63")));
+  EXPECT_TRUE(logits.argmax(-1).to(at::kInt).equal(g.tensors->tensor("argmax_pos0_63")));
   std::printf("[%s cuda f32] max|dlogit| %.3g\n", GetParam().c_str(), dl);
-  const auto& gen = json["generation"];
-  for (bool cache : {false, true}) {
-    GenerateOptions o;
-    o.max_new_tokens = gen["n_new"].get<int64_t>();
-    o.greedy = true;
-    o.use_cache = cache;
-    o.stop_at_eos = false;
-    EXPECT_EQ(generate(model, gen["prompt_ids"].get<std::vector<int64_t>>(), o),
-              gen["ids_no_cache"].get<std::vector<int64_t>>())
-        << "use_cache=" << cache;
-  }
+  test::expect_golden_generation(model, g);
 }
 
 // bf16 on the GPU: perplexity within 1% of the fp32 golden on all three datasets (main protocol),
@@ -90,7 +77,7 @@ TEST_P(CudaGolden, PerplexityBf16WithinOnePercentFp32Exact) {
   LOPPER_REQUIRE_CUDA();
   LOPPER_REQUIRE_SHARED();
   Progress::set_enabled(false);
-  auto golden = nlohmann::json::parse(read_file(test::shared_dir() / "golden" / (GetParam() + ".json")));
+  auto golden = test::load_golden(GetParam()).json;
   auto mdir = test::shared_dir() / "models" / GetParam();
   auto tok = Tokenizer::from_dir(mdir);
   auto bf16 = Model::load(mdir, {"cuda", "bf16"});

@@ -4,27 +4,15 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 
-#include "lopper/eval/generate.h"
-#include "lopper/io/safetensors.h"
 #include "lopper/model/model.h"
-#include "lopper/util/fs.h"
+#include "model/golden.h"
 #include "test_paths.h"
 
 namespace lopper {
 namespace {
 
-struct Golden {
-  std::shared_ptr<SafetensorsFile> tensors;
-  nlohmann::json json;
-};
-
-Golden load_golden(const std::string& name) {
-  auto dir = test::shared_dir() / "golden";
-  return {SafetensorsFile::open(dir / (name + ".safetensors")),
-          nlohmann::json::parse(read_file(dir / (name + ".json")))};
-}
+using test::load_golden;
 
 class ForwardGolden : public ::testing::TestWithParam<std::string> {};
 
@@ -100,19 +88,8 @@ TEST_P(ForwardGolden, LogitsHiddenStatesArgmax) {
 
 TEST_P(ForwardGolden, GreedyGenerationWithAndWithoutCache) {
   LOPPER_REQUIRE_SHARED();
-  auto g = load_golden(GetParam());
-  auto model = Model::load(test::shared_dir() / "models" / GetParam(), {"cpu", "f32"});
-  const auto& gen = g.json["generation"];
-  auto prompt = gen["prompt_ids"].get<std::vector<int64_t>>();
-  auto want = gen["ids_no_cache"].get<std::vector<int64_t>>();
-  for (bool cache : {false, true}) {
-    GenerateOptions o;
-    o.max_new_tokens = gen["n_new"].get<int64_t>();
-    o.greedy = true;
-    o.use_cache = cache;
-    o.stop_at_eos = false;
-    EXPECT_EQ(generate(model, prompt, o), want) << "use_cache=" << cache;
-  }
+  test::expect_golden_generation(Model::load(test::shared_dir() / "models" / GetParam(), {"cpu", "f32"}),
+                                 load_golden(GetParam()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ForwardGolden, ::testing::Values("stories260k", "testbed-15m"));

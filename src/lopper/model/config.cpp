@@ -89,10 +89,13 @@ bool ModelConfig::is_uniform() const {
 }
 
 ModelConfig ModelConfig::load(const std::filesystem::path& model_dir) {
-  auto path = model_dir / "config.json";
   std::error_code ec;
   if (!std::filesystem::is_directory(model_dir, ec))
     fail("{}: model directory not found", model_dir.string());
+  return load_file(model_dir / "config.json");
+}
+
+ModelConfig ModelConfig::load_file(const std::filesystem::path& path) {
   std::string text = read_file(path);
   json j;
   try {

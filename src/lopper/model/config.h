@@ -64,7 +64,8 @@ struct ModelConfig {
 
   // Parses and validates; `source` names the file in error messages.
   static ModelConfig from_json(const json& j, const std::string& source);
-  static ModelConfig load(const std::filesystem::path& model_dir);
+  static ModelConfig load(const std::filesystem::path& model_dir);       // <dir>/config.json
+  static ModelConfig load_file(const std::filesystem::path& config_json);
   // The config.json to write for this (possibly pruned) model.
   json to_json() const;
 };
