@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "lopper/eval/bench.h"
+#include "lopper/eval/bench_generate.h"
 #include "lopper/eval/eval_command.h"
 #include "lopper/model/device.h"
 #include "lopper/model/random_init.h"
@@ -15,8 +16,11 @@ namespace lopper::cli {
 
 void register_bench(CLI::App& app) {
   struct Opts {
-    std::string model, config, device = "cpu", dtype = "auto", batches = "1", ppl, tokenizer, data_dir, json;
+    std::string model, config, device = "cpu", dtype = "auto", batches = "1", gen_lens = "128", ppl, tokenizer,
+        data_dir, json;
     BenchOptions b;
+    GenerateBenchOptions g;
+    bool generate = false;
     PerplexityOptions p;
     uint64_t seed = 0;
   };
@@ -34,6 +38,13 @@ void register_bench(CLI::App& app) {
   sub->add_option("--iters", o->b.iters, "Timed passes per batch size (after one warm-up)")->default_val(3);
   sub->add_option("--peak-tflops", o->b.peak_tflops, "Device peak TFLOP/s in this dtype, to report MFU");
   sub->add_option("--seed", o->seed, "Seed of the random weights")->default_val(0);
+  sub->add_flag("--generate", o->generate,
+                "Time forced-length greedy generation (latency, TTFT, decode tokens/s, throughput, memory) "
+                "instead of prefill");
+  sub->add_option("--prompt-len", o->g.prompt_len, "--generate: prompt tokens (random ids)")->default_val(128);
+  sub->add_option("--gen-len", o->gen_lens, "--generate: new tokens, comma-separated")->default_val("128");
+  sub->add_option("--warmup", o->g.warmup, "--generate: untimed runs per setting")->default_val(1);
+  sub->add_option("--repeats", o->g.repeats, "--generate: timed runs per setting (median reported)")->default_val(3);
   sub->add_option("--ppl", o->ppl, "Also time perplexity on these datasets (wikitext2,c4,ptb,FILE)");
   sub->add_option("--tokenizer", o->tokenizer, "Tokenizer directory for --ppl (default: --model)");
   sub->add_option("--ppl-seqlen", o->p.seqlen, "Window length for --ppl (default: min(context, 2048))");
@@ -43,15 +54,8 @@ void register_bench(CLI::App& app) {
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
   sub->callback([o] {
     check(!o->model.empty() || !o->config.empty(), "bench: give --model DIR or --config FILE");
-    std::vector<int64_t> batches;
-    for (const auto& s : split_list(o->batches)) {
-      try {
-        batches.push_back(std::stoll(s));
-      } catch (const std::exception&) {
-        fail("--batch: \"{}\" is not a number", s);
-      }
-    }
-    o->b.batches = batches;
+    o->b.batches = o->g.batches = parse_int_list(o->batches, "--batch");
+    o->g.gen_lens = parse_int_list(o->gen_lens, "--gen-len");
     std::string tok_dir = o->tokenizer.empty() ? o->model : o->tokenizer;
     check(o->ppl.empty() || !tok_dir.empty(), "--ppl with random weights needs --tokenizer DIR");
     // Everything that can fail on bad input is checked before the (possibly long) model set-up.
@@ -74,7 +78,8 @@ void register_bench(CLI::App& app) {
                 dtype_name(model.dtype).c_str(), random ? "random weights made" : "loaded", setup_s);
     std::fflush(stdout);
 
-    nlohmann::json report = bench_prefill(model, o->b);
+    nlohmann::json report = o->generate ? nlohmann::json{{"generate", bench_generate(model, o->g)}}
+                                        : bench_prefill(model, o->b);
     report["model"] = random ? o->config : o->model;
     report["random_weights"] = random;
     report["device"] = o->device;
@@ -83,7 +88,7 @@ void register_bench(CLI::App& app) {
     report["setup_seconds"] = setup_s;
     if (tok) {
       reset_peak_memory(model.device);
-      auto ev = run_eval(model, *tok, EvalRequest{split_list(o->ppl), o->p, o->data_dir});
+      auto ev = run_eval(model, *tok, EvalRequest{split_list(o->ppl), o->p, o->data_dir, {}});
       report["ppl"] = ev["ppl"];
       report["ppl_peak_memory_bytes"] = peak_memory_bytes(model.device);
     }

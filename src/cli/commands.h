@@ -11,5 +11,6 @@ void register_tokenize(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_prune(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_compare(CLI::App& app);
 
 }  // namespace lopper::cli

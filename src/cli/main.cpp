@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   lopper::cli::register_eval(app);
   lopper::cli::register_prune(app);
   lopper::cli::register_bench(app);
+  lopper::cli::register_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

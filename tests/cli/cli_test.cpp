@@ -141,5 +141,87 @@ TEST(Cli, PlanOnlyThenApply) {
   remove_tree(dir);
 }
 
+TEST(Cli, EvalTasksAndPerplexityInOneRun) {
+  LOPPER_REQUIRE_SHARED();
+  auto dir = test::temp_dir("cli-tasks");
+  auto r = run("eval --model " + test::bundled_model().string() + " --tasks copa,piqa --limit 50 --ppl wikitext2 "
+               "--max-windows 2 --data-dir " + (test::shared_dir() / "data").string() + " --bos never --json " +
+               (dir / "e.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(dir / "e.json"));
+  EXPECT_EQ(j["tasks"]["piqa"]["n"], 50);
+  EXPECT_TRUE(j["tasks"]["piqa"].contains("acc_norm_stderr"));
+  EXPECT_EQ(j["ppl"]["wikitext2"]["windows"], 2);
+  EXPECT_EQ(j["zeroshot"]["bos"], "never");
+  EXPECT_NE(r.out.find("piqa"), std::string::npos);  // the table on stdout
+  remove_tree(dir);
+}
+
+TEST(Cli, EvalTaskErrors) {
+  auto model = test::bundled_model().string();
+  expect_one_line_error(run("eval --model " + model + " --tasks piqa,mmlu"), "unknown task \"mmlu\" (tasks: piqa");
+  expect_one_line_error(run("eval --model " + model + " --tasks mmlu"), "presets: shortened-llama");
+  expect_one_line_error(run("eval --model " + model + " --tasks piqa --limit 0"), "--limit 0");
+  expect_one_line_error(run("eval --model " + model + " --tasks piqa --bos maybe"), "--bos maybe");
+  auto dir = test::temp_dir("cli-tasks");
+  // Missing task file: every place looked is named.
+  auto r = run("eval --model " + model + " --tasks boolq --data-dir " + dir.string());
+  expect_one_line_error(r, "task boolq file not found");
+  EXPECT_NE(r.out.find((dir / "zeroshot/llm-foundry/boolq.jsonl").string() + " (--data-dir)"), std::string::npos);
+  EXPECT_NE(r.out.find("bundled data"), std::string::npos) << r.out;
+  // A malformed row: file and line.
+  write_file_atomic(dir / "mine.jsonl", "{\"query\": \"Q\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\n{\"query\": 3, \"choices\": [\"a\"], \"gold\": 0}\n");
+  expect_one_line_error(run("eval --model " + model + " --tasks " + (dir / "mine.jsonl").string()),
+                        (dir / "mine.jsonl").string() + ":2: field \"query\" must be a string");
+  remove_tree(dir);
+}
+
+TEST(Cli, BenchGenerateJson) {
+  auto dir = test::temp_dir("cli-bench");
+  auto r = run("bench --model " + test::bundled_model().string() + " --generate --prompt-len 8 --gen-len 4,6 "
+               "--batch 1,2 --warmup 0 --repeats 1 --json " + (dir / "g.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(dir / "g.json"));
+  ASSERT_EQ(j["generate"]["settings"].size(), 4u);
+  EXPECT_EQ(j["generate"]["settings"][3]["gen_len"], 6);
+  EXPECT_GT(j["generate"]["settings"][0]["decode_tokens_per_s"].get<double>(), 0);
+  expect_one_line_error(run("bench --model " + test::bundled_model().string() + " --generate --gen-len 4,z"),
+                        "--gen-len: \"z\" is not a whole number");
+  remove_tree(dir);
+}
+
+TEST(Cli, CompareDenseAndPruned) {
+  auto dir = test::temp_dir("cli-compare");
+  auto model = test::bundled_model().string();
+  auto r = run("prune --model " + model + " --method shortgpt --remove 2 --calib tinystories --nsamples 4 --seqlen 64 "
+               "--eval-ppl none --out " + (dir / "pruned").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("compare --model " + model + " --model " + (dir / "pruned").string() + " --ppl wikitext2 --max-windows 2 "
+          "--bench --prompt-len 8 --gen-len 4 --warmup 0 --repeats 1 --json " + (dir / "c.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(dir / "c.json"));
+  ASSERT_EQ(j["models"].size(), 2u);
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& row : j["table"]) rows[row["name"].get<std::string>()] = row;
+  ASSERT_TRUE(rows.count("params") && rows.count("ppl wikitext2") && rows.count("latency b1 8+4"));
+  const auto& params = rows["params"];
+  EXPECT_NEAR(params["ratios"][0].get<double>(),
+              params["values"][1].get<double>() / params["values"][0].get<double>(), 1e-12);
+  EXPECT_LT(params["ratios"][0].get<double>(), 1.0);  // 3 of 5 blocks left
+  EXPECT_EQ(j["models"][1]["num_layers"], 3);
+  expect_one_line_error(run("compare --model " + model + " --ppl wikitext2"), "at least two --model");
+  // An existing output folder is replaced only with --force.
+  expect_one_line_error(run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --nsamples 4 "
+                            "--seqlen 64 --eval-ppl none --out " + (dir / "pruned").string()),
+                        "already exists; pass --force");
+  expect_one_line_error(run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --out " + model),
+                        "is the input model's folder");
+  EXPECT_EQ(run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --nsamples 4 --seqlen 64 "
+                "--eval-ppl none --force --out " + (dir / "pruned").string()).code, 0);
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "pruned/config.json"))["num_hidden_layers"], 4);
+  expect_one_line_error(run("compare --model " + model + " --model /no/such/dir --ppl wikitext2"), "/no/such/dir");
+  remove_tree(dir);
+}
+
 }  // namespace
 }  // namespace lopper

@@ -111,40 +111,44 @@ std::vector<Place> search_places(const DataDirs& dirs, std::vector<std::string>&
 }
 
 DatasetText load_named(const Dataset& set, const DataDirs& dirs) {
-  std::vector<std::string> unset;
-  std::string tried;
-  for (const auto& place : search_places(dirs, unset)) {
-    for (const auto& src : set.sources) {
-      fs::path path = place.dir / src.relative;
-      std::error_code ec;
-      if (!fs::is_regular_file(path, ec)) {
-        tried += fmt::format("{}{} ({})", tried.empty() ? "" : ", ", path.string(), place.label);
-        continue;
-      }
-      DatasetText out;
-      out.name = std::string(set.info.name);
-      out.source = path;
-      auto rows = src.rows(read_maybe_gzip(path), path.string());
-      out.rows = static_cast<int64_t>(rows.size());
-      out.text = join(rows, src.joiner);
-      check(!python_isblank(out.text), "dataset {}: {} contains no text", set.info.name, path.string());
-      out.eval_split = set.info.eval_split;
-      out.default_max_windows = src.max_windows;
-      return out;
-    }
-  }
-  std::string wanted;
-  for (const auto& src : set.sources) wanted += (wanted.empty() ? "" : " or ") + std::string(src.relative);
-  std::string notes;
-  for (const auto& u : unset) notes += (notes.empty() ? "" : ", ") + u;
-  const std::string hint = "point --data-dir or LOPPER_DATA_DIR at a folder holding it";
-  if (tried.empty())
-    fail("dataset {} not found: no data directory to look for {} in ({}); {}", set.info.name, wanted, notes, hint);
-  fail("dataset {} not found: looked for {} at {}{}; {}", set.info.name, wanted, tried,
-       notes.empty() ? "" : " (" + notes + ")", hint);
+  std::vector<std::string_view> relatives;
+  for (const auto& src : set.sources) relatives.push_back(src.relative);
+  auto [path, index] = locate_data_file("dataset " + std::string(set.info.name), relatives, dirs);
+  const Source& src = set.sources[index];
+  DatasetText out;
+  out.name = std::string(set.info.name);
+  out.source = path;
+  auto rows = src.rows(read_maybe_gzip(path), path.string());
+  out.rows = static_cast<int64_t>(rows.size());
+  out.text = join(rows, src.joiner);
+  check(!python_isblank(out.text), "dataset {}: {} contains no text", set.info.name, path.string());
+  out.eval_split = set.info.eval_split;
+  out.default_max_windows = src.max_windows;
+  return out;
 }
 
 }  // namespace
+
+DataFile locate_data_file(const std::string& what, const std::vector<std::string_view>& relatives,
+                          const DataDirs& dirs) {
+  std::vector<std::string> unset;
+  std::string tried;
+  for (const auto& place : search_places(dirs, unset)) {
+    for (size_t i = 0; i < relatives.size(); ++i) {
+      fs::path path = place.dir / relatives[i];
+      std::error_code ec;
+      if (fs::is_regular_file(path, ec)) return {path, i};
+      tried += fmt::format("{}{} ({})", tried.empty() ? "" : ", ", path.string(), place.label);
+    }
+  }
+  std::string wanted;
+  for (const auto& r : relatives) wanted += (wanted.empty() ? "" : " or ") + std::string(r);
+  std::string notes;
+  for (const auto& u : unset) notes += (notes.empty() ? "" : ", ") + u;
+  const std::string hint = "point --data-dir or LOPPER_DATA_DIR at a folder holding it";
+  if (tried.empty()) fail("{} not found: no data directory to look for {} in ({}); {}", what, wanted, notes, hint);
+  fail("{} not found: looked for {} at {}{}; {}", what, wanted, tried, notes.empty() ? "" : " (" + notes + ")", hint);
+}
 
 const std::vector<DatasetInfo>& known_datasets() {
   static const std::vector<DatasetInfo> infos = [] {

@@ -41,6 +41,16 @@ struct DataDirs {
 // LOPPER_SOURCE_DIR/assets/data. Empty if none exists.
 std::filesystem::path default_bundled_data_dir();
 
+// The first of `relatives` found under the search directories (in order: --data-dir,
+// $LOPPER_DATA_DIR, bundled; within each, the relatives in order) and its index in `relatives`.
+// Otherwise InputError "<what> not found: looked for ... at <every path tried> ...".
+struct DataFile {
+  std::filesystem::path path;
+  size_t index = 0;
+};
+DataFile locate_data_file(const std::string& what, const std::vector<std::string_view>& relatives,
+                          const DataDirs& dirs);
+
 struct DatasetText {
   std::string name;                // the dataset name, or the user path as given
   std::string text;                // the text to tokenize (valid UTF-8)

@@ -94,6 +94,11 @@ std::string_view python_strip(std::string_view s) {
   return s;
 }
 
+std::string_view python_rstrip(std::string_view s) {
+  s.remove_suffix(trailing_space_bytes(s));
+  return s;
+}
+
 bool python_isblank(std::string_view s) { return leading_space_bytes(s) == s.size(); }
 
 std::vector<std::string> python_lines(std::string_view text) {

@@ -17,6 +17,9 @@ bool python_isspace(char32_t c);
 // code points. The input must be valid UTF-8 (see check_utf8).
 std::string_view python_strip(std::string_view s);
 
+// Python's str.rstrip() with no argument (trailing python_isspace code points removed).
+std::string_view python_rstrip(std::string_view s);
+
 // True when python_strip(s) is empty.
 bool python_isblank(std::string_view s);
 

@@ -109,6 +109,15 @@ std::vector<std::string> json_documents(std::string_view content, const std::str
       docs.push_back(document_of(array[i], fmt::format("{}: element {}", what, i), true));
     return docs;
   }
+  for_each_json_line(content, what, [&](const nlohmann::json& value, const std::string& where) {
+    docs.push_back(document_of(value, where, false));
+    return true;
+  });
+  return docs;
+}
+
+void for_each_json_line(std::string_view content, const std::string& what,
+                        const std::function<bool(const nlohmann::json&, const std::string&)>& fn) {
   int64_t line_no = 0;
   size_t pos = 0;
   while (pos < content.size()) {
@@ -125,9 +134,8 @@ std::vector<std::string> json_documents(std::string_view content, const std::str
     } catch (const nlohmann::json::exception& e) {
       fail("{}: not valid JSON ({})", where, json_message(e));
     }
-    docs.push_back(document_of(value, where, false));
+    if (!fn(value, where)) return;
   }
-  return docs;
 }
 
 bool is_json_path(const std::filesystem::path& path) {

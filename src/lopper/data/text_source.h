@@ -7,9 +7,12 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace lopper {
 
@@ -25,6 +28,11 @@ std::string read_maybe_gzip(const std::filesystem::path& path);
 // is an array, anything else JSON lines; blank lines are skipped). Errors name `what` and, for
 // JSON lines, the 1-based line number as "what:LINE: ...".
 std::vector<std::string> json_documents(std::string_view content, const std::string& what);
+
+// Calls fn(value, "what:LINE") for every non-blank line of JSON-lines content until it returns
+// false; a line that is not JSON is an InputError "what:LINE: not valid JSON (...)".
+void for_each_json_line(std::string_view content, const std::string& what,
+                        const std::function<bool(const nlohmann::json&, const std::string&)>& fn);
 
 // True for paths whose name (less a ".gz" suffix) ends in ".json" or ".jsonl".
 bool is_json_path(const std::filesystem::path& path);

@@ -18,18 +18,45 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-nlohmann::json run_eval(const Model& model, const Tokenizer& tok, const EvalRequest& req) {
-  check(!req.ppl_datasets.empty(), "eval: nothing to evaluate (give --ppl wikitext2,c4,ptb or a file)");
+std::vector<int64_t> parse_int_list(const std::string& s, const std::string& option) {
+  std::vector<int64_t> out;
+  for (const auto& item : split_list(s)) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    check(used == item.size() && used > 0, "{}: \"{}\" is not a whole number", option, item);
+    out.push_back(v);
+  }
+  check(!out.empty(), "{}: give at least one number", option);
+  return out;
+}
+
+EvalInputs prepare_eval(const EvalRequest& req) {
+  check(!req.ppl_datasets.empty() || !req.zeroshot.tasks.empty(),
+        "eval: nothing to evaluate (give --ppl wikitext2,c4,ptb or a file, and/or --tasks)");
   auto dirs = DataDirs::resolve(req.data_dir);
+  EvalInputs in;
+  in.ppl = req.ppl;
+  for (const auto& name : req.ppl_datasets) in.texts.push_back(load_dataset(name, dirs));
+  if (!req.zeroshot.tasks.empty()) {
+    ZeroShotRequest z = req.zeroshot;
+    z.data_dir = req.data_dir;
+    in.tasks = prepare_zeroshot(z);
+  }
+  return in;
+}
+
+nlohmann::json run_eval(const Model& model, const Tokenizer& tok, const EvalInputs& in) {
   nlohmann::json report;
   report["ppl"] = nlohmann::json::object();
-  // Load every dataset first so that a missing file is reported before any long computation.
-  std::vector<DatasetText> texts;
-  for (const auto& name : req.ppl_datasets) texts.push_back(load_dataset(name, dirs));
-  for (const auto& text : texts) {
+  for (const auto& text : in.texts) {
     auto ids = tok.encode(text.text);
     check(!ids.empty(), "{}: the text is empty after tokenization", text.name);
-    PerplexityOptions o = req.ppl;
+    PerplexityOptions o = in.ppl;
     if (o.max_windows == 0) o.max_windows = text.default_max_windows;
     auto r = perplexity(model, ids, o, text.name);
     std::printf("ppl %-10s %10.4f  (loss %.6f, %ld windows x %ld tokens, %ld tokens in text, %.1f s)\n",
@@ -40,7 +67,12 @@ nlohmann::json run_eval(const Model& model, const Tokenizer& tok, const EvalRequ
     j["source"] = text.source.string();
     report["ppl"][text.name] = j;
   }
+  if (in.tasks) report.update(run_zeroshot(model, tok, *in.tasks));
   return report;
+}
+
+nlohmann::json run_eval(const Model& model, const Tokenizer& tok, const EvalRequest& req) {
+  return run_eval(model, tok, prepare_eval(req));
 }
 
 }  // namespace lopper

@@ -4,9 +4,11 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <random>
 
+#include "lopper/model/device.h"
 #include "lopper/util/error.h"
 
 namespace lopper {
@@ -74,19 +76,47 @@ std::vector<int64_t> generate(const Model& model, const std::vector<int64_t>& pr
                       at::kLong).unsqueeze(0);  // [1, T]
   };
   for (int64_t step = 0; step < o.max_new_tokens; ++step) {
-    at::Tensor logits;
+    at::Tensor logits;  // [1, V]
     if (o.use_cache) {
-      logits = model.forward(as_tensor(static_cast<size_t>(cache.length())), ctx);
+      logits = model.forward_last(as_tensor(static_cast<size_t>(cache.length())), ctx);
     } else {
       ForwardContext fresh;
-      logits = model.forward(as_tensor(0), fresh);
+      logits = model.forward_last(as_tensor(0), fresh);
     }
-    auto last = logits[0][logits.size(1) - 1].to(at::kFloat);  // [V]
+    auto last = logits[0].to(at::kFloat);  // [V]
     int64_t next = pick(last, o, rng);
     ids.push_back(next);
     if (o.stop_at_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) break;
   }
   return ids;
+}
+
+at::Tensor generate_greedy_forced(const Model& model, const at::Tensor& prompt, int64_t n, GenerationTimes* times) {
+  check(prompt.dim() == 2 && prompt.size(1) >= 1, "generate: the prompt must be [batch, tokens] with tokens >= 1");
+  check(n >= 1, "generate: at least one new token");
+  c10::InferenceMode guard;
+  KVCache cache(model.config.num_layers());
+  ForwardContext ctx;
+  ctx.cache = &cache;
+  synchronize(model.device);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto next = model.forward_last(prompt.to(model.device, at::kLong), ctx).argmax(-1, true);  // [B, 1]
+  synchronize(model.device);
+  const auto t1 = std::chrono::steady_clock::now();
+  std::vector<at::Tensor> out{next};
+  out.reserve(static_cast<size_t>(n));
+  // The next input stays on the device: no host round trip per step.
+  for (int64_t i = 1; i < n; ++i) {
+    next = model.forward_last(next, ctx).argmax(-1, true);
+    out.push_back(next);
+  }
+  synchronize(model.device);
+  const auto t2 = std::chrono::steady_clock::now();
+  if (times) {
+    times->first_token_s = std::chrono::duration<double>(t1 - t0).count();
+    times->total_s = std::chrono::duration<double>(t2 - t0).count();
+  }
+  return at::cat(out, 1);  // [B, n]
 }
 
 }  // namespace lopper

@@ -23,4 +23,14 @@ struct GenerateOptions {
 // Returns the prompt followed by the generated ids.
 std::vector<int64_t> generate(const Model& model, const std::vector<int64_t>& prompt, const GenerateOptions& opts);
 
+struct GenerationTimes {
+  double first_token_s = 0;  // prompt pass and the first new token
+  double total_s = 0;        // all n new tokens
+};
+
+// Greedy decoding of exactly n new tokens (no EOS stop) after prompts [B, P], with the KV cache:
+// the forced-length generation that speed benchmarks time. Returns the new ids [B, n].
+at::Tensor generate_greedy_forced(const Model& model, const at::Tensor& prompt, int64_t n,
+                                  GenerationTimes* times = nullptr);
+
 }  // namespace lopper

@@ -1,6 +1,10 @@
 #include "lopper/model/device.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
+
+#include <cstdio>
+#include <cstring>
 
 #ifdef LOPPER_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -8,6 +12,28 @@
 #endif
 
 namespace lopper {
+
+namespace {
+
+// A "VmXXX:   1234 kB" field of /proc/self/status in bytes; -1 if unreadable.
+int64_t proc_status_bytes(const char* field) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  int64_t out = -1;
+  const size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
+      long long kb = 0;
+      if (std::sscanf(line + n + 1, "%lld", &kb) == 1) out = static_cast<int64_t>(kb) * 1024;
+      break;
+    }
+  }
+  std::fclose(f);
+  return out;
+}
+
+}  // namespace
 
 void synchronize(const c10::Device& device) {
 #ifdef LOPPER_WITH_CUDA
@@ -20,8 +46,14 @@ void reset_peak_memory(const c10::Device& device) {
   if (device.is_cuda()) {
     synchronize(device);
     c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : c10::cuda::current_device());
+    return;
   }
 #endif
+  malloc_trim(0);
+  if (FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);  // 5: reset the peak resident set size (Linux >= 4.0)
+    std::fclose(f);
+  }
 }
 
 int64_t peak_memory_bytes(const c10::Device& device) {
@@ -32,9 +64,21 @@ int64_t peak_memory_bytes(const c10::Device& device) {
     return stats.allocated_bytes[0].peak;  // index 0: StatType::AGGREGATE (all pool kinds)
   }
 #endif
+  if (int64_t hwm = proc_status_bytes("VmHWM"); hwm >= 0) return hwm;
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<int64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+int64_t current_memory_bytes(const c10::Device& device) {
+#ifdef LOPPER_WITH_CUDA
+  if (device.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index()
+                                                                                     : c10::cuda::current_device());
+    return stats.allocated_bytes[0].current;
+  }
+#endif
+  return proc_status_bytes("VmRSS");
 }
 
 }  // namespace lopper

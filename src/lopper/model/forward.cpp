@@ -60,16 +60,27 @@ at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx) 
     k = k.transpose(1, 2);  // [B, KV, T, D]
     v = v.transpose(1, 2);
     const int64_t offset = ctx.cache ? ctx.cache->length() : ctx.pos_offset;
-    if (ctx.rope.offset != offset || ctx.rope.length != T || !ctx.rope.cos.defined() ||
+    const bool per_row = !ctx.row_start.empty();
+    if (ctx.rope.offset != offset || ctx.rope.length != T || ctx.rope.per_row != per_row || !ctx.rope.cos.defined() ||
         ctx.rope.cos.device() != h.device() || ctx.rope.cos.scalar_type() != h.scalar_type()) {
-      ops::rope_tables(config, offset, T, h.device(), h.scalar_type(), ctx.rope.cos, ctx.rope.sin);
+      if (per_row) {
+        check(static_cast<int64_t>(ctx.row_start.size()) == B, "row_start has {} entries for a batch of {}",
+              ctx.row_start.size(), B);
+        auto starts = at::tensor(ctx.row_start, at::kLong).unsqueeze(1);                  // [B, 1]
+        auto pos = at::arange(offset, offset + T, at::kLong).unsqueeze(0) - starts;      // [B, T]
+        ops::rope_tables(config, pos.to(h.device()), h.scalar_type(), ctx.rope.cos, ctx.rope.sin);
+      } else {
+        ops::rope_tables(config, offset, T, h.device(), h.scalar_type(), ctx.rope.cos, ctx.rope.sin);
+      }
       ctx.rope.offset = offset;
       ctx.rope.length = T;
+      ctx.rope.per_row = per_row;
     }
     q = ops::apply_rope(q, ctx.rope.cos, ctx.rope.sin);
     k = ops::apply_rope(k, ctx.rope.cos, ctx.rope.sin);
     if (ctx.cache) std::tie(k, v) = ctx.cache->append(i, k, v);  // [B, KV, S, D]
-    at::Tensor c = ops::attention(q, k, v, spec.sliding_window)    // [B, H, T, D]
+    at::Tensor c = ops::attention(q, k, v, spec.sliding_window,    // [B, H, T, D]
+                                  ctx.row_start.empty() ? nullptr : &ctx.row_start)
                        .transpose(1, 2)
                        .reshape({B, T, H * D});                    // [B, T, H*D]
     tap(ctx, i, Tap::AttnContext, c);
@@ -110,6 +121,12 @@ at::Tensor Model::forward(const at::Tensor& ids, ForwardContext& ctx) const {
   at::Tensor h = run_layers(embed(ids), 0, config.num_layers(), ctx);
   if (ctx.cache) ctx.cache->commit(ids.size(1));
   return lm_head(final_norm(h));
+}
+
+at::Tensor Model::forward_last(const at::Tensor& ids, ForwardContext& ctx) const {
+  at::Tensor h = run_layers(embed(ids), 0, config.num_layers(), ctx);  // [B, T, C]
+  if (ctx.cache) ctx.cache->commit(ids.size(1));
+  return lm_head(final_norm(h.select(1, h.size(1) - 1)));               // [B, V]
 }
 
 at::Tensor Model::forward(const at::Tensor& ids) const {

@@ -4,6 +4,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <utility>
+
+#include "lopper/model/config.h"
 #include <vector>
 
 namespace lopper {
@@ -18,6 +20,12 @@ class KVCache {
   // Marks T more tokens as processed (called once per forward step, after all layers).
   void commit(int64_t t) { length_ += t; }
   void clear();
+  // A cache whose batch row i is row index[i] of this one (index: int64 [N] on the cache's device),
+  // so that N continuations can be decoded after shared, already computed prefixes. `reserve`
+  // tokens of room are allocated after the copied ones, so appending that many copies nothing.
+  KVCache select_rows(const at::Tensor& index, int64_t reserve = 0) const;
+  // Bytes of keys and values one token takes in a cache of this model (all layers).
+  static int64_t bytes_per_token(const ModelConfig& config, at::ScalarType dtype);
 
  private:
   struct Layer {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lopper/model/config.h"
 #include "lopper/model/kv_cache.h"
@@ -25,14 +26,20 @@ std::string dtype_name(at::ScalarType t);  // "f32", "bf16", "f16"
 
 // RoPE cos/sin for a run of positions, shared by all layers of one forward step.
 struct RopeTables {
-  at::Tensor cos, sin;  // [T, D]
+  at::Tensor cos, sin;  // [T, D], or [B, 1, T, D] with per-row starts
   int64_t offset = -1, length = 0;
+  bool per_row = false;
 };
 
 struct ForwardContext {
   KVCache* cache = nullptr;     // incremental decoding; positions continue from cache->length()
   TapHandler* taps = nullptr;   // observers / replacers of hidden states
   int64_t pos_offset = 0;       // position of the first token when no cache is used
+  // Left padding, one entry per batch row: the first row_start[b] tokens of row b's sequence (cache
+  // included) are padding that no token attends to, and row b's positions count from there. Lets
+  // sequences of different lengths share a batch with their ends aligned (batched decoding after
+  // prompts of different lengths, zero-shot prefixes). Empty: no padding.
+  std::vector<int64_t> row_start;
   RopeTables rope;              // filled lazily
 };
 
@@ -49,6 +56,9 @@ class Model {
   // ids [B, T] (int64 or int32) -> logits [B, T, V] in the model dtype.
   at::Tensor forward(const at::Tensor& ids, ForwardContext& ctx) const;
   at::Tensor forward(const at::Tensor& ids) const;
+  // The same, but only the last position's logits [B, V]: what a generation step needs (the LM head
+  // over the whole prompt would be wasted work and memory).
+  at::Tensor forward_last(const at::Tensor& ids, ForwardContext& ctx) const;
 
   // Pieces of forward(), for code that caches block-boundary hidden states and recomputes only
   // from a given layer onward.

@@ -38,9 +38,47 @@ bool use_onednn_linear(const at::Tensor& x, const at::Tensor& w) {
   return x.numel() / x.size(-1) >= 64;  // rows; decoding one token is a matrix-vector product
 }
 
+// Decoding (fewer than 64 rows) on CPU in fp32: BLAS's GEMM packs the weight matrix for the few
+// rows it multiplies (sgemm_incopy was 2/3 of OpenBLAS's decode time on testbed-15m), on one thread
+// (the BLAS pool is one thread, see cpu_threads.cpp). Instead each OpenMP thread takes a slice of
+// output features: matrix-vector products for up to 4 rows (no packing, each weight read once),
+// a GEMM on its slice for more.
+bool use_sliced_linear(const at::Tensor& x, const at::Tensor& w) {
+  if (!x.is_cpu() || x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat) return false;
+  if (x.requires_grad() || w.requires_grad()) return false;
+  return x.numel() / x.size(-1) < 64 && w.numel() >= (1 << 16) && w.is_contiguous();
+}
+
+at::Tensor linear_sliced(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const int64_t in = x.size(-1), out = w.size(0);
+  auto rows = x.reshape({-1, in}).contiguous();  // [N, in]
+  const int64_t N = rows.size(0);
+  auto y = at::empty({N, out}, x.options());
+  const bool inference = c10::InferenceMode::is_enabled();
+  // Slices of at least 64 KB of weights: smaller ones cost more in scheduling than they save.
+  const int64_t grain = std::max<int64_t>(16, (int64_t{1} << 14) / in);
+  at::parallel_for(0, out, grain, [&](int64_t begin, int64_t end) {
+    c10::InferenceMode mode(inference);
+    auto ws = w.narrow(0, begin, end - begin);  // [n, in]
+    if (N <= 4) {
+      for (int64_t r = 0; r < N; ++r) {
+        auto ys = y[r].narrow(0, begin, end - begin);
+        at::mv_out(ys, ws, rows[r]);
+      }
+    } else {
+      y.narrow(1, begin, end - begin).copy_(at::mm(rows, ws.t()));  // [N, n]
+    }
+  });
+  if (b.defined()) y.add_(b);
+  auto shape = x.sizes().vec();
+  shape.back() = out;
+  return y.view(shape);
+}
+
 }  // namespace
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (use_sliced_linear(x, w)) return linear_sliced(x, w, b);
   if (use_onednn_linear(x, w)) {
     auto rows = x.reshape({-1, x.size(-1)}).contiguous();                     // [N, in]
     auto y = at::mkldnn_linear(rows.to_mkldnn(), w.contiguous(), b).to_dense();  // [N, out]
@@ -86,6 +124,15 @@ void rope_tables(const ModelConfig& c, int64_t offset, int64_t t, const c10::Dev
   sin = emb.sin().to(dtype);
 }
 
+void rope_tables(const ModelConfig& c, const at::Tensor& positions, at::ScalarType dtype, at::Tensor& cos,
+                 at::Tensor& sin) {
+  auto inv_freq = rope_inv_freq(c, positions.device());                 // [D/2]
+  auto freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq;        // [B, T, D/2]
+  auto emb = at::cat({freqs, freqs}, -1).unsqueeze(1);                   // [B, 1, T, D]
+  cos = emb.cos().to(dtype);
+  sin = emb.sin().to(dtype);
+}
+
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const int64_t half = x.size(-1) / 2;
   auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
@@ -95,6 +142,12 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 
 namespace {
 
+double lowest_value(at::ScalarType t) {
+  return t == at::kFloat ? std::numeric_limits<float>::lowest()
+         : t == at::kHalf ? -65504.0
+                            : -3.3895313892515355e38;  // bf16 lowest
+}
+
 // Additive mask [T, S]: 0 where query t (at position S-T+t) may see key s, the dtype's lowest value
 // elsewhere (as transformers does, so that softmax never sees -inf - -inf).
 at::Tensor causal_mask(int64_t t, int64_t s, std::optional<int64_t> window, const at::TensorOptions& opts) {
@@ -103,10 +156,17 @@ at::Tensor causal_mask(int64_t t, int64_t s, std::optional<int64_t> window, cons
   auto kpos = at::arange(0, s, lopt).unsqueeze(0);      // [1, S]
   auto blocked = kpos > qpos;
   if (window) blocked = blocked.logical_or(qpos - kpos >= *window);
-  double lowest = opts.dtype() == at::kFloat  ? std::numeric_limits<float>::lowest()
-                  : opts.dtype() == at::kHalf ? -65504.0
-                                              : -3.3895313892515355e38;  // bf16 lowest
-  return at::zeros({t, s}, opts).masked_fill(blocked, lowest);
+  return at::zeros({t, s}, opts).masked_fill(blocked, lowest_value(c10::typeMetaToScalarType(opts.dtype())));
+}
+
+// The causal (and window) mask with each row's left padding blocked too: [B, 1, T, S].
+at::Tensor padded_mask(int64_t t, int64_t s, std::optional<int64_t> window, const std::vector<int64_t>& row_start,
+                       const at::TensorOptions& opts) {
+  auto base = causal_mask(t, s, window, opts);  // [T, S]
+  auto kpos = at::arange(0, s, opts.dtype(at::kLong)).unsqueeze(0);                                   // [1, S]
+  auto starts = at::tensor(row_start, at::kLong).to(opts.device()).unsqueeze(1);                     // [B, 1]
+  auto pad = (kpos < starts).unsqueeze(1).unsqueeze(1);                                              // [B, 1, 1, S]
+  return base.unsqueeze(0).unsqueeze(0).masked_fill(pad, lowest_value(c10::typeMetaToScalarType(opts.dtype())));               // [B, 1, T, S]
 }
 
 at::ScalarType softmax_dtype(const at::Tensor& q) { return q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
@@ -136,32 +196,40 @@ at::ScalarType softmax_dtype(const at::Tensor& q) { return q.scalar_type() == at
 // Per block the scale is applied inside the GEMM (as transformers scales the product), only the
 // diagonal n x n part of the scores needs the causal mask, and softmax runs in place: the
 // elementwise passes over the score matrix, not the GEMMs, were half of the attention time.
-at::Tensor attention_cpu_causal(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+at::Tensor attention_cpu_causal(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                                const std::vector<int64_t>* row_start) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
   const int64_t KV = k.size(1), S = k.size(2), G = H / KV;
   // Smaller blocks skip more masked work but make more, smaller GEMMs. 128 measured best on
   // testbed-15m at 1024 tokens (fp32 and bf16; 64 and 256 within noise to 10% slower).
   const int64_t block = std::min<int64_t>(128, T);
   auto diag = causal_mask(block, block, std::nullopt, q.options());  // [n, n]: 0 on and below the diagonal
-  auto out = at::empty({B, H, T, D}, q.options());
+  // Left padding: the first row_start[b] keys of row b are skipped, and so are the queries among
+  // them (their output is 0).
+  auto out = row_start ? at::zeros({B, H, T, D}, q.options()) : at::empty({B, H, T, D}, q.options());
   // Autograd (Taylor scores) rules out the out= and in-place forms, and in-place writes into views of
   // one output from several threads.
   const bool grad = q.requires_grad() || k.requires_grad() || v.requires_grad();
   auto solve = [&](int64_t b, int64_t g) {
-    for (int64_t t0 = 0; t0 < T; t0 += block) {
-      const int64_t n = std::min(block, T - t0), visible = S - T + t0 + n;
-      auto qg = q[b].narrow(0, g * G, G).narrow(1, t0, n).reshape({G * n, D});     // [G*n, D]
-      auto kg = k[b][g].narrow(0, 0, visible), vg = v[b][g].narrow(0, 0, visible);  // [visible, D]
+    const int64_t start = row_start ? (*row_start)[static_cast<size_t>(b)] : 0;  // first real key
+    for (int64_t t_block = 0; t_block < T; t_block += block) {
+      const int64_t visible = S - T + std::min(T, t_block + block);
+      const int64_t t0 = std::max(t_block, start - (S - T));  // first real query of the block
+      const int64_t n = t_block + std::min(block, T - t_block) - t0;
+      if (n <= 0) continue;
+      const int64_t keys = visible - start;
+      auto qg = q[b].narrow(0, g * G, G).narrow(1, t0, n).reshape({G * n, D});                  // [G*n, D]
+      auto kg = k[b][g].narrow(0, start, keys), vg = v[b][g].narrow(0, start, keys);  // [keys, D]
       auto diag_n = diag.narrow(0, 0, n).narrow(1, 0, n);                            // [n, n]
-      at::Tensor probs;                                                               // [G*n, visible]
+      at::Tensor probs;                                                               // [G*n, keys]
       if (grad) {
-        auto mask = at::cat({at::zeros({n, visible - n}, q.options()), diag_n}, 1);  // [n, visible]
-        auto scores = (at::mm(qg, kg.t()) * scale).view({G, n, visible}) + mask;
-        probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type()).view({G * n, visible});
+        auto mask = at::cat({at::zeros({n, keys - n}, q.options()), diag_n}, 1);  // [n, keys]
+        auto scores = (at::mm(qg, kg.t()) * scale).view({G, n, keys}) + mask;
+        probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type()).view({G * n, keys});
       } else {
-        auto scores = at::empty({G * n, visible}, q.options());
+        auto scores = at::empty({G * n, keys}, q.options());
         at::addmm_out(scores, scores, qg, kg.t(), /*beta=*/0, /*alpha=*/scale);
-        scores.view({G, n, visible}).narrow(2, visible - n, n).add_(diag_n);
+        scores.view({G, n, keys}).narrow(2, keys - n, n).add_(diag_n);
         // In place; for bf16/f16 libtorch's kernel computes in fp32 and rounds once, as
         // softmax(scores.float()).to(bf16) does in transformers.
         probs = at::_softmax_out(scores, scores, -1, false);
@@ -184,7 +252,7 @@ at::Tensor attention_cpu_causal(const at::Tensor& q, const at::Tensor& k, const 
 }  // namespace
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     std::optional<int64_t> window) {
+                     std::optional<int64_t> window, const std::vector<int64_t>* row_start) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
   const int64_t KV = k.size(1), S = k.size(2), G = H / KV;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
@@ -194,14 +262,14 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     // Fused kernels (flash / memory-efficient on CUDA). K/V heads are expanded for GQA.
     auto ke = G == 1 ? k : k.repeat_interleave(G, 1);  // [B, H, S, D]
     auto ve = G == 1 ? v : v.repeat_interleave(G, 1);
-    if (!window && T == S)
+    if (!window && T == S && !row_start)
       return at::scaled_dot_product_attention(q, ke, ve, {}, 0.0, /*is_causal=*/true);
-    auto mask = causal_mask(T, S, window, q.options());
+    auto mask = row_start ? padded_mask(T, S, window, *row_start, q.options()) : causal_mask(T, S, window, q.options());
     return at::scaled_dot_product_attention(q, ke, ve, mask, 0.0, false);
   }
 #endif
   // Eager path (libtorch 1.x, and the reference).
-  if (!q.is_cuda() && !window) return attention_cpu_causal(q, k, v, scale);
+  if (!q.is_cuda() && !window) return attention_cpu_causal(q, k, v, scale, row_start);
   // Long causal prefill with a sliding window: process queries in blocks, each against only the keys
   // it can see. The masked scores skipped this way cost nothing (their probabilities are exactly 0
   // in the full computation).
@@ -210,13 +278,14 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     std::vector<at::Tensor> outs;
     for (int64_t t0 = 0; t0 < T; t0 += kQueryBlock) {
       int64_t n = std::min(kQueryBlock, T - t0), visible = S - T + t0 + n;
-      outs.push_back(attention(q.narrow(2, t0, n), k.narrow(2, 0, visible), v.narrow(2, 0, visible), window));
+      outs.push_back(attention(q.narrow(2, t0, n), k.narrow(2, 0, visible), v.narrow(2, 0, visible), window, row_start));
     }
     return at::cat(outs, 2);
   }
   // Batched matmuls (CUDA without fused kernels; CPU with a sliding window); queries of one KV group
   // share them.
-  auto mask = causal_mask(T, S, window, q.options());                       // [T, S]
+  auto mask = row_start ? padded_mask(T, S, window, *row_start, q.options()).unsqueeze(1)  // [B, 1, 1, T, S]
+                        : causal_mask(T, S, window, q.options());                          // [T, S]
   auto qg = q.reshape({B, KV, G * T, D});                                   // [B, KV, G*T, D]
   auto scores = at::matmul(qg, k.transpose(2, 3)) * scale;                   // [B, KV, G*T, S]
   scores = scores.view({B, KV, G, T, S}) + mask;

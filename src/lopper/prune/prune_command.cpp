@@ -29,7 +29,7 @@ std::string methods_list() {
 nlohmann::json measure(const Model& m, const Tokenizer& tok, const PruneRequest& req, const char* when) {
   if (req.eval_ppl.empty()) return nullptr;
   std::printf("-- perplexity %s pruning\n", when);
-  EvalRequest e{req.eval_ppl, req.eval, req.calib.data_dir};
+  EvalRequest e{req.eval_ppl, req.eval, req.calib.data_dir, {}};
   return run_eval(m, tok, e)["ppl"];
 }
 
@@ -154,6 +154,14 @@ nlohmann::json run_prune(const PruneRequest& req) {
   check(!req.plan_only || !req.save_plan.empty(), "--plan-only needs --save-plan FILE (where to write the plan)");
   check(req.plan_only || !req.out_dir.empty() || !req.eval_ppl.empty(),
         "nothing to do: give --out DIR (pruned checkpoint), --eval-ppl, or --plan-only");
+  if (!req.out_dir.empty()) {
+    std::error_code ec;
+    check(!std::filesystem::exists(req.model_dir, ec) || !std::filesystem::exists(req.out_dir, ec) ||
+              !std::filesystem::equivalent(req.model_dir, req.out_dir, ec),
+          "--out {} is the input model's folder; write the pruned model elsewhere", req.out_dir.string());
+    check(req.force || !std::filesystem::exists(req.out_dir, ec),
+          "--out {} already exists; pass --force to replace it", req.out_dir.string());
+  }
   std::optional<at::ScalarType> save_dtype;
   if (req.save_dtype) save_dtype = parse_dtype(*req.save_dtype, c10::Device(c10::kCPU));
   auto model = Model::load(req.model_dir, req.load);

@@ -33,6 +33,7 @@ struct PruneRequest {
   bool plan_only = false;              // stop after writing the plan
   std::filesystem::path save_plan;     // where --plan-only (or any run) writes the plan
   std::filesystem::path out_dir;       // pruned checkpoint
+  bool force = false;                  // replace an existing out_dir
   std::optional<std::string> save_dtype;  // f32 | bf16 | f16 (default: the source checkpoint's)
   std::vector<std::string> eval_ppl;   // datasets to measure before and after (empty: none)
   PerplexityOptions eval;
