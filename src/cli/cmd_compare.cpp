@@ -1,4 +1,5 @@
 #include "cli/commands.h"
+#include "cli/zeroshot_options.h"
 #include "lopper/eval/compare.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
@@ -8,11 +9,10 @@ namespace lopper::cli {
 void register_compare(CLI::App& app) {
   struct Opts {
     std::vector<std::string> models;
-    std::string ppl, tasks, bos, harness, json, data_dir, device = "cpu", dtype = "auto", batches = "1",
-        gen_lens = "128";
+    std::string ppl, json, data_dir, device = "cpu", dtype = "auto", batches = "1", gen_lens = "128";
     PerplexityOptions p;
     GenerateBenchOptions g;
-    int64_t limit = 0;
+    ZeroShotCliOptions z;
     bool bench = false;
   };
   auto o = std::make_shared<Opts>();
@@ -20,10 +20,7 @@ void register_compare(CLI::App& app) {
       "compare", "Measure a dense model and pruned ones side by side: params, perplexity, zero-shot, generation speed");
   sub->add_option("--model", o->models, "Model directory; repeat it (the first is the baseline)")->required();
   sub->add_option("--ppl", o->ppl, "Perplexity datasets or files, comma-separated");
-  sub->add_option("--tasks", o->tasks, "Zero-shot tasks or presets, comma-separated (as for lopper eval)");
-  sub->add_option("--bos", o->bos, "Zero-shot BOS: auto | always | never (default as lopper eval)");
-  sub->add_option("--harness", o->harness, "Zero-shot lm-eval rules v0.4 | v0.3");
-  auto* limit = sub->add_option("--limit", o->limit, "Score only the first N documents of each task");
+  o->z.add(sub);
   sub->add_option("--seqlen", o->p.seqlen, "Perplexity window length (default: min(context, 2048))");
   sub->add_option("--max-windows", o->p.max_windows, "Evaluate only the first N windows");
   sub->add_flag("--bench", o->bench, "Time forced-length greedy generation on every model");
@@ -36,15 +33,12 @@ void register_compare(CLI::App& app) {
   sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16 | f16")->default_val("auto");
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
-  sub->callback([o, limit] {
+  sub->callback([o] {
     CompareRequest req;
     req.models = o->models;
     req.load = {o->device, o->dtype};
     req.eval = EvalRequest{split_list(o->ppl), o->p, o->data_dir, {}};
-    req.eval.zeroshot.tasks = split_list(o->tasks);
-    if (!o->bos.empty()) req.eval.zeroshot.bos = parse_bos_mode(o->bos);
-    if (!o->harness.empty()) req.eval.zeroshot.harness = parse_harness(o->harness);
-    if (limit->count() > 0) req.eval.zeroshot.limit = o->limit;
+    o->z.apply(req.eval.zeroshot, 0);
     check(!req.eval.ppl_datasets.empty() || !req.eval.zeroshot.tasks.empty() || o->bench,
           "compare: nothing to measure (give --ppl, --tasks and/or --bench)");
     if (o->bench) {

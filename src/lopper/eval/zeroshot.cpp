@@ -34,36 +34,33 @@ PreparedTasks prepare_zeroshot(const ZeroShotRequest& req) {
       continue;
     }
     std::error_code ec;
-    check(find_task(t) || t.find('=') != std::string::npos || std::filesystem::exists(t, ec),
+    const auto eq = t.find('=');
+    const bool override = eq != std::string::npos && find_task(t.substr(0, eq));
+    check(find_task(t) || override || std::filesystem::exists(t, ec),
           "--tasks: unknown task \"{}\" (tasks: {}; presets: {}; or the path of a task file)", t, known_task_names(),
           known_preset_names());
     add(t);
   }
-  // Unset settings follow the presets' papers when they agree.
-  std::set<BosMode> boses;
-  std::set<Harness> harnesses;
-  for (const Preset* pr : p.presets) {
-    boses.insert(pr->bos);
-    harnesses.insert(pr->harness);
-  }
-  if (req.bos) {
-    p.bos = *req.bos;
-    p.bos_source = "--bos";
-  } else if (boses.size() == 1) {
-    p.bos = *boses.begin();
-    p.bos_source = "preset";
-  } else {
-    p.bos_source = "default (current lm-eval: the tokenizer decides)";
-  }
-  if (req.harness) {
-    p.harness = *req.harness;
-    p.harness_source = "--harness";
-  } else if (harnesses.size() == 1) {
-    p.harness = *harnesses.begin();
-    p.harness_source = "preset";
-  } else {
-    p.harness_source = "default";
-  }
+  // Unset settings follow the presets' papers when they all agree, else lm-eval's current defaults.
+  auto choose = [&](const auto& given, auto of_preset, auto fallback, const char* option, const char* why_default,
+                    auto& value, std::string& source) {
+    std::set<decltype(fallback)> seen;
+    for (const Preset* pr : p.presets) seen.insert(of_preset(*pr));
+    if (given) {
+      value = *given;
+      source = option;
+    } else if (seen.size() == 1) {
+      value = *seen.begin();
+      source = "preset";
+    } else {
+      value = fallback;
+      source = why_default;
+    }
+  };
+  choose(req.bos, [](const Preset& pr) { return pr.bos; }, BosMode::Auto, "--bos",
+         "default (current lm-eval: the tokenizer decides)", p.bos, p.bos_source);
+  choose(req.harness, [](const Preset& pr) { return pr.harness; }, Harness::V04, "--harness", "default", p.harness,
+         p.harness_source);
   p.limit = req.limit;
   p.ll = req.ll;
   const DataDirs dirs = DataDirs::resolve(req.data_dir);

@@ -184,16 +184,14 @@ void load_user_file(TaskData& out, const fs::path& path, Harness harness, int64_
 TaskData load_task(const std::string& spec, const DataDirs& dirs, Harness harness, int64_t limit) {
   TaskData out;
   out.name = spec;
+  // NAME=FILE when NAME is a task; anything else with an '=' is a path like any other.
   const auto eq = spec.find('=');
-  if (eq != std::string::npos) {
+  if (eq != std::string::npos && find_task(spec.substr(0, eq))) {
     out.name = spec.substr(0, eq);
-    const TaskInfo* info = find_task(out.name);
-    check(info != nullptr, "--tasks {}: unknown task \"{}\" before '=' (known: {})", spec, out.name,
-          known_task_names());
     const fs::path file = spec.substr(eq + 1);
     std::error_code ec;
     check(fs::is_regular_file(file, ec), "--tasks {}: no such file {}", spec, file.string());
-    load_named(out, *info, {file}, harness, limit);
+    load_named(out, *find_task(out.name), {file}, harness, limit);
     return out;
   }
   if (const TaskInfo* info = find_task(spec)) {

@@ -26,7 +26,7 @@ const TaskInfo* find_task(std::string_view name);
 std::string known_task_names();
 
 // Loads `spec`: a task name (files found as datasets are: --data-dir, $LOPPER_DATA_DIR, bundled),
-// "name=FILE", or the path of a JSONL file in one of the schemas of docs/zeroshot.md (detected from
+// "name=FILE" with a known task name, or the path of a JSONL file in one of the schemas of docs/zeroshot.md (detected from
 // its first row). `limit` > 0 keeps the first `limit` documents.
 TaskData load_task(const std::string& spec, const DataDirs& dirs, Harness harness, int64_t limit = 0);
 
