@@ -14,6 +14,7 @@ void register_compare(CLI::App& app) {
     GenerateBenchOptions g;
     ZeroShotCliOptions z;
     bool bench = false;
+    int rounds = 2;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
@@ -29,6 +30,9 @@ void register_compare(CLI::App& app) {
   sub->add_option("--batch", o->batches, "--bench: batch sizes, comma-separated")->default_val("1");
   sub->add_option("--warmup", o->g.warmup, "--bench: untimed runs per setting")->default_val(1);
   sub->add_option("--repeats", o->g.repeats, "--bench: timed runs per setting")->default_val(3);
+  sub->add_option("--bench-rounds", o->rounds,
+                  "--bench: rounds, the model order reversed every other round; each setting keeps its fastest")
+      ->default_val(2);
   sub->add_option("--data-dir", o->data_dir, "Where named datasets and task files live");
   sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16 | f16")->default_val("auto");
@@ -45,6 +49,7 @@ void register_compare(CLI::App& app) {
       o->g.batches = parse_int_list(o->batches, "--batch");
       o->g.gen_lens = parse_int_list(o->gen_lens, "--gen-len");
       req.bench = o->g;
+      req.bench_rounds = o->rounds;
     }
     auto report = run_compare(req);
     report["device"] = o->device;

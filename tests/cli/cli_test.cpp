@@ -209,6 +209,11 @@ TEST(Cli, CompareDenseAndPruned) {
               params["values"][1].get<double>() / params["values"][0].get<double>(), 1e-12);
   EXPECT_LT(params["ratios"][0].get<double>(), 1.0);  // 3 of 5 blocks left
   EXPECT_EQ(j["models"][1]["num_layers"], 3);
+  // Two bench rounds (A B, then B A); each setting keeps its fastest.
+  const auto& gen = j["models"][0]["generate"];
+  ASSERT_EQ(gen["rounds"].size(), 2u);
+  for (const auto& round : gen["rounds"])
+    EXPECT_LE(gen["settings"][0]["latency_s"].get<double>(), round[0]["latency_s"].get<double>());
   expect_one_line_error(run("compare --model " + model + " --ppl wikitext2"), "at least two --model");
   // An existing output folder is replaced only with --force.
   expect_one_line_error(run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --nsamples 4 "

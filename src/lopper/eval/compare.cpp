@@ -68,6 +68,19 @@ std::vector<Row> table_rows(const std::vector<json>& reports) {
   return rows;
 }
 
+// Keeps, per setting, the faster of `best` and `round` (settings in the same order); records the round.
+void keep_fastest(json& best, const json& round) {
+  if (best.is_null()) {
+    best = round;
+    best["rounds"] = json::array({round["settings"]});
+    return;
+  }
+  for (size_t i = 0; i < best["settings"].size(); ++i)
+    if (round["settings"][i]["latency_s"].get<double>() < best["settings"][i]["latency_s"].get<double>())
+      best["settings"][i] = round["settings"][i];
+  best["rounds"].push_back(round["settings"]);
+}
+
 std::string label_of(const std::string& dir) {
   std::string name = std::filesystem::path(dir).lexically_normal().filename().string();
   if (name.empty()) name = std::filesystem::path(dir).lexically_normal().parent_path().filename().string();
@@ -78,6 +91,7 @@ std::string label_of(const std::string& dir) {
 
 json run_compare(const CompareRequest& req) {
   check(req.models.size() >= 2, "compare: give at least two --model folders (the first is the baseline)");
+  check(req.bench_rounds >= 1, "compare: --bench-rounds must be at least 1");
   for (const auto& m : req.models) {
     std::error_code ec;
     check(std::filesystem::is_regular_file(std::filesystem::path(m) / "config.json", ec),
@@ -99,10 +113,19 @@ json run_compare(const CompareRequest& req) {
       rep["num_layers"] = model.config.num_layers();
       rep["dtype"] = dtype_name(model.dtype);
       if (inputs) rep["eval"] = run_eval(model, Tokenizer::from_dir(dir), *inputs);
-      if (req.bench) rep["generate"] = bench_generate(model, *req.bench);
+      if (req.bench) keep_fastest(rep["generate"], bench_generate(model, *req.bench));
     }  // the model is released before the next one loads
     if (!rep.contains("eval")) rep["eval"] = json::object();
     reports.push_back(rep);
+  }
+  for (int round = 1; req.bench && round < req.bench_rounds; ++round) {
+    for (size_t k = 0; k < req.models.size(); ++k) {
+      const size_t i = round % 2 == 1 ? req.models.size() - 1 - k : k;
+      std::printf("== %s (bench round %d)\n", req.models[i].c_str(), round + 1);
+      std::fflush(stdout);
+      Model model = Model::load(req.models[i], req.load);
+      keep_fastest(reports[i]["generate"], bench_generate(model, *req.bench));
+    }
   }
 
   auto rows = table_rows(reports);
