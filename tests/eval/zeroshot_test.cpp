@@ -77,6 +77,12 @@ TEST_F(ZeroShot, PresetsAverageThePapersMetrics) {
   // The paper's lm-eval: no BOS, v0.3 rules.
   EXPECT_EQ(out["zeroshot"]["bos"], "never");
   EXPECT_EQ(out["zeroshot"]["harness"], "v0.3");
+  // NAME=FILE replaces the preset's file for that task.
+  const auto copa_file = (test::source_dir() / "assets/data/zeroshot/llm-foundry/copa.jsonl").string();
+  auto over = prepare_zeroshot(request({"shortened-llama", "openbookqa=" + copa_file}, 3));
+  ASSERT_EQ(over.tasks.size(), 7u);
+  EXPECT_EQ(over.tasks.back().name, "openbookqa");
+  EXPECT_EQ(over.tasks.back().sources, std::vector<std::string>{copa_file});
   auto wanda = run_zeroshot(model, tok, prepare_zeroshot(request({"wanda"}, 5)));
   EXPECT_NE(wanda["presets"]["wanda"]["left_out"][0].get<std::string>().find("rte"), std::string::npos);
 }
@@ -115,6 +121,11 @@ TEST_F(ZeroShot, BadRequests) {
   EXPECT_NE(unknown.find("shortened-llama"), std::string::npos) << unknown;  // ...and the presets
   EXPECT_NE(msg(request({"piqa"}, 0)).find("--limit 0"), std::string::npos);
   EXPECT_NE(msg(request({}, 5)).find("--tasks"), std::string::npos);
+  const auto copa_file = (test::source_dir() / "assets/data/zeroshot/llm-foundry/copa.jsonl").string();
+  // copa=FILE stands for copa wherever it appears; two different files for one task are an error.
+  EXPECT_EQ(prepare_zeroshot(request({"copa=" + copa_file, "copa"}, 5)).tasks.size(), 1u);
+  const auto other = (test::shared_dir() / "data/zeroshot/llm-foundry/copa.jsonl").string();
+  EXPECT_NE(msg(request({"copa=" + copa_file, "copa=" + other}, 5)).find("task copa is given twice"), std::string::npos);
 }
 
 }  // namespace

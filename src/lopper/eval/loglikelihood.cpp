@@ -164,8 +164,9 @@ std::vector<std::vector<RequestScore>> score_requests(const Model& model,
     out[d].resize(docs[d].size());
     plans.push_back(plan_doc(docs[d], d, max_len, o.prefix_reuse));
   }
-  // Longest shared prefix first, then longest suffix: neighbours have similar shapes, and the
-  // biggest batches come first (memory problems show at once, the ETA errs on the safe side).
+  // Longest suffix first (suffix padding costs once per request, prefix padding once per document),
+  // then longest prefix: neighbours have similar shapes, and the biggest batches come first
+  // (memory problems show at once, the ETA errs on the safe side).
   std::vector<size_t> order(plans.size());
   std::iota(order.begin(), order.end(), 0);
   auto suffix = [&](const DocPlan& p) { return p.longest - p.prefix; };

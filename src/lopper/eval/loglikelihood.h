@@ -5,10 +5,11 @@
 // Speed: requests are grouped by document. The requests of one document usually share a long
 // token prefix (the context); it runs once and its keys/values are reused by every request of the
 // document, so a multiple-choice document costs about one context pass plus its short
-// continuations. Documents are sorted by prefix length and batched under a token budget; within a
-// batch the shared prefix is the shortest of the batch (no padding inside a prefix), and the
-// suffixes are right-padded (causal attention keeps padding invisible to real tokens). Only the
-// positions that score a continuation token go through the final norm and the LM head.
+// continuations. Documents are sorted by suffix and prefix length and batched under token and
+// KV-memory budgets; prefixes are left-padded (ForwardContext::row_start masks the padding and
+// keeps positions) and suffixes right-padded (causal attention keeps padding invisible to real
+// tokens). Only the positions that score a continuation token go through the final norm and the
+// LM head.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "lopper/tasks/metrics.h"
@@ -22,10 +23,16 @@ PreparedTasks prepare_zeroshot(const ZeroShotRequest& req) {
   check(!req.tasks.empty(), "--tasks: give at least one task or preset");
   check(!req.limit || *req.limit >= 1, "--limit {}: must be at least 1 document", req.limit.value_or(0));
   PreparedTasks p;
+  // NAME=FILE replaces NAME everywhere, in presets too (e.g. the full HellaSwag file in a preset).
+  std::map<std::string, std::string> overrides;
+  for (const auto& t : req.tasks)
+    if (const auto eq = t.find('='); eq != std::string::npos && find_task(t.substr(0, eq)))
+      overrides[t.substr(0, eq)] = t;
   std::vector<std::string> specs;  // in first-mention order, no repeats
   std::set<std::string> seen;
   auto add = [&](const std::string& t) {
-    if (seen.insert(t).second) specs.push_back(t);
+    const std::string spec = overrides.count(t) ? overrides[t] : t;
+    if (seen.insert(spec).second) specs.push_back(spec);
   };
   for (const auto& t : req.tasks) {
     if (const Preset* preset = find_preset(t)) {
@@ -64,7 +71,11 @@ PreparedTasks prepare_zeroshot(const ZeroShotRequest& req) {
   p.limit = req.limit;
   p.ll = req.ll;
   const DataDirs dirs = DataDirs::resolve(req.data_dir);
-  for (const auto& spec : specs) p.tasks.push_back(load_task(spec, dirs, p.harness, req.limit.value_or(0)));
+  std::set<std::string> names;
+  for (const auto& spec : specs) {
+    p.tasks.push_back(load_task(spec, dirs, p.harness, req.limit.value_or(0)));
+    check(names.insert(p.tasks.back().name).second, "--tasks: task {} is given twice", p.tasks.back().name);
+  }
   return p;
 }
 
