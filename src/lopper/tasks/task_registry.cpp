@@ -1,7 +1,5 @@
 #include "lopper/tasks/task_registry.h"
 
-#include <fstream>
-
 #include "lopper/data/pystr.h"
 #include "lopper/data/text_source.h"
 #include "lopper/tasks/task_builders.h"
@@ -69,9 +67,10 @@ namespace {
 
 using RowFn = TaskDoc (*)(const json&, const std::string&);
 
-std::vector<TaskDoc> read_rows(const fs::path& path, int64_t limit, Harness harness,
-                               TaskDoc (*fn)(const json&, Harness, const std::string&)) {
-  const std::string content = read_maybe_gzip(path);
+using DocFn = TaskDoc (*)(const json&, Harness, const std::string&);
+
+std::vector<TaskDoc> parse_rows(const std::string& content, const fs::path& path, int64_t limit, Harness harness,
+                                DocFn fn) {
   std::vector<TaskDoc> docs;
   for_each_json_line(content, path.string(), [&](const json& row, const std::string& where) {
     docs.push_back(fn(row, harness, where));
@@ -79,6 +78,10 @@ std::vector<TaskDoc> read_rows(const fs::path& path, int64_t limit, Harness harn
   });
   check(!docs.empty(), "{}: no documents", path.string());
   return docs;
+}
+
+std::vector<TaskDoc> read_rows(const fs::path& path, int64_t limit, Harness harness, DocFn fn) {
+  return parse_rows(read_maybe_gzip(path), path, limit, harness, fn);
 }
 
 template <RowFn F>
@@ -161,22 +164,24 @@ void load_user_file(TaskData& out, const fs::path& path, Harness harness, int64_
   });
   check(first.is_object(), "{}: no documents (expected JSON lines)", path.string());
   out.sources.push_back(path.string());
+  DocFn fn = nullptr;
   if (first.contains("context_options")) {
     out.kind = TaskKind::ContextChoice;
     out.metrics = {"acc"};
-    out.docs = read_rows(path, limit, harness, ignore_harness<context_options_doc>);
+    fn = ignore_harness<context_options_doc>;
   } else if (first.contains("choices")) {
     out.kind = TaskKind::MultipleChoice;
     out.metrics = {"acc", "acc_norm"};
-    out.docs = read_rows(path, limit, harness, ignore_harness<query_choices_doc>);
+    fn = ignore_harness<query_choices_doc>;
   } else if (first.contains("context") && first.contains("continuation")) {
     out.kind = TaskKind::Loglikelihood;
     out.metrics = {"acc", "perplexity"};
-    out.docs = read_rows(path, limit, harness, ignore_harness<context_continuation_doc>);
+    fn = ignore_harness<context_continuation_doc>;
   } else {
     fail("{}:1: unknown task schema: expected {{query, choices, gold}}, {{context_options, continuation, gold}} or "
          "{{context, continuation}}", path.string());
   }
+  out.docs = parse_rows(content, path, limit, harness, fn);  // the content read above, not a second read
 }
 
 }  // namespace
