@@ -6,26 +6,54 @@
 
 namespace lopper::cli {
 
+namespace {
+
+// "2048,32768" -> {2048, 32768}; a clear error naming the option otherwise.
+template <typename T>
+std::vector<T> parse_int_list(const std::string& s, const char* option) {
+  std::vector<T> out;
+  for (const auto& part : split_list(s)) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    check(used == part.size() && used > 0, "{} \"{}\": expected integers separated by commas", option, s);
+    out.push_back(static_cast<T>(v));
+  }
+  check(!out.empty(), "{} is empty", option);
+  return out;
+}
+
+}  // namespace
+
 void register_prune(CLI::App& app) {
   struct Opts {
     PruneRequest req;
     std::string model, sampler = "random", plan_in, save_plan, out, json, save_dtype, data_dir, eval = "wikitext2";
-    int remove = 0;
+    int remove = 0, generations = 0;
     double ratio = 0, sparsity = 0;
     bool no_plus = false;
+    std::string checkpoints = "all", stage_tokens = "2048,32768", stage_keep = "2,1", resume;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
       "prune", "Remove decoder blocks, or zero weights (unstructured / N:M sparsity); save the pruned checkpoint and a report");
   sub->add_option("--model", o->model, "Model directory")->required();
   sub->add_option("--method", o->req.method,
-                  "depth: shortgpt | angular | window-ppl | block-ppl | taylor (docs/methods.md); "
-                  "sparsity: magnitude | wanda | sparsegpt (docs/sparsity.md)");
-  auto* rem = sub->add_option("--remove", o->remove, "Number of decoder blocks to remove");
-  auto* rat = sub->add_option("--ratio", o->ratio, "Fraction of decoder parameters to remove: round(R x layers) blocks");
+                  "depth: shortgpt | angular | window-ppl | block-ppl | taylor; search: sleb | blockpruner | 2ssp | "
+                  "evopress (docs/methods.md); sparsity: magnitude | wanda | sparsegpt (docs/sparsity.md)");
+  auto* rem = sub->add_option("--remove", o->remove,
+                              "Blocks to remove (depth, sleb), sublayers (blockpruner), sublayers of each kind (evopress)");
+  auto* rat = sub->add_option("--ratio", o->ratio,
+                              "Fraction of decoder parameters to remove (depth: round(R x layers) blocks; search: "
+                              "until the removed fraction reaches R)");
   rem->excludes(rat);
   auto* spo = sub->add_option("--sparsity", o->sparsity,
-                              "Sparsity methods: fraction of each Linear matrix's weights to zero (mean under --allocation)");
+                              "Sparsity methods: fraction of each Linear matrix's weights to zero (mean under "
+                              "--allocation); 2ssp: fraction of decoder-layer parameters to remove");
   sub->add_option("--nm", o->req.sparsity.nm, "Sparsity methods: N:M, N zeros in every M consecutive inputs (2:4, 4:8)");
   spo->excludes(sub->get_option("--nm"));
   sub->add_option("--allocation", o->req.sparsity.allocation, "Layer-wise sparsity: uniform | atp | owl | alphapruning")
@@ -57,6 +85,36 @@ void register_prune(CLI::App& app) {
   sub->add_flag("--last-token", o->req.depth.last_token, "shortgpt: block influence at the last token only");
   sub->add_flag("--all-tokens", o->req.depth.all_tokens, "angular: average over all tokens, not the final one");
   sub->add_flag("--no-plus-heuristic", o->no_plus, "taylor: allow removing the first 4 and last 2 blocks");
+  auto& so = o->req.search;
+  sub->add_option("--barrier-first", so.barrier_first, "sleb: the first N remaining blocks are never removed")
+      ->default_val(1);
+  sub->add_option("--barrier-last", so.barrier_last, "sleb: the last N remaining blocks are never removed")
+      ->default_val(1);
+  sub->add_option("--variant", so.variant, "blockpruner: 2ssp-baseline (each round the best attention, then the best MLP)");
+  sub->add_option("--search-samples", so.search_samples,
+                  "Search methods: score candidates on the first N calibration samples (0: all; 2ssp stage 2: 1)")
+      ->default_val(0);
+  sub->add_option("--alpha", so.alpha, "2ssp: balance exponent alpha")->default_val(1.5);
+  sub->add_option("--initial", so.initial, "evopress: random initial candidates")->default_val(64);
+  sub->add_option("--offspring", so.offspring, "evopress: offspring per generation")->default_val(32);
+  sub->add_option("--max-mutations", so.max_mutations, "evopress: flips = min(U{1..m}, U{1..m})")->default_val(3);
+  auto* gen = sub->add_option("--generations", o->generations, "evopress: generations (default int(k (L - k) / 1.5))");
+  sub->add_option("--initial-tokens", so.initial_tokens, "evopress: tokens scoring the initial candidates")
+      ->default_val(2048);
+  sub->add_option("--stage-tokens", o->stage_tokens, "evopress: tokens per selection stage")->default_val("2048,32768");
+  sub->add_option("--stage-keep", o->stage_keep, "evopress: survivors per selection stage")->default_val("2,1");
+  sub->add_option("--metric", so.metric, "evopress: fitness, kl | nll")->default_val("kl");
+  sub->add_option("--checkpoints", o->checkpoints,
+                  "Search engine: cached layer boundaries, all | none (full recompute) | K")->default_val("all");
+  sub->add_option("--cache-device", so.engine.cache_device, "Search engine: where cached states live, auto | cpu")
+      ->default_val("auto");
+  sub->add_option("--cache-dtype", so.engine.cache_dtype, "Search engine: dtype of cached states, auto | f32 | bf16 | f16")
+      ->default_val("auto");
+  sub->add_option("--cache-budget", so.engine.cache_budget_gb, "Search engine: memory for cached states, GB")
+      ->default_val(8.0);
+  sub->add_flag("--full-scores", so.full_scores,
+                "Search methods: score every candidate in full (no early stop for clearly worse candidates)");
+  sub->add_option("--resume", o->resume, "Search methods: continue the search recorded in this report (--json)");
   sub->add_option("--plan", o->plan_in, "Apply a saved plan (or prune report) instead of scoring");
   sub->add_flag("--plan-only", o->req.plan_only, "Stop after writing the plan (needs --save-plan)");
   sub->add_option("--save-plan", o->save_plan, "Write the plan to this file");
@@ -71,7 +129,7 @@ void register_prune(CLI::App& app) {
   sub->add_option("--device", o->req.load.device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->req.load.dtype, "auto | f32 | bf16 | f16")->default_val("auto");
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
-  sub->callback([o, rem, rat, spo] {
+  sub->callback([o, rem, rat, spo, gen] {
     PruneRequest& r = o->req;
     r.model_dir = o->model;
     if (rem->count()) r.remove = o->remove;
@@ -81,6 +139,14 @@ void register_prune(CLI::App& app) {
     r.calib.sampler = parse_sampler(o->sampler);
     r.calib.data_dir = o->data_dir;
     r.depth.plus_heuristic = !o->no_plus;
+    if (gen->count()) r.search.generations = o->generations;
+    r.search.stage_tokens = parse_int_list<int64_t>(o->stage_tokens, "--stage-tokens");
+    r.search.stage_keep = parse_int_list<int>(o->stage_keep, "--stage-keep");
+    if (o->checkpoints == "all") r.search.engine.checkpoints = -1;
+    else if (o->checkpoints == "none") r.search.engine.checkpoints = 0;
+    else r.search.engine.checkpoints = parse_int_list<int>(o->checkpoints, "--checkpoints").at(0);
+    r.resume = o->resume;
+    r.progress = o->json;
     r.plan_in = o->plan_in;
     r.save_plan = o->save_plan;
     r.out_dir = o->out;

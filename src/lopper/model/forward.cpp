@@ -38,13 +38,13 @@ at::Tensor Model::embed(const at::Tensor& ids) const {
   return at::embedding(weights.embed, ids.to(device, at::kLong));  // [B, T, C]
 }
 
-at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx) const {
+at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx, bool attn, bool mlp) const {
   const LayerSpec& spec = config.layers.at(i);
   const LayerWeights& w = weights.layers.at(i);
   at::Tensor h = h_in;  // [B, T, C]
   tap(ctx, i, Tap::LayerIn, h);
   const int64_t B = h.size(0), T = h.size(1), D = config.head_dim;
-  if (w.attn) {
+  if (w.attn && attn) {
     const AttentionWeights& a = *w.attn;
     const int64_t H = spec.num_heads, KV = spec.num_kv_heads;
     at::Tensor x = ops::rms_norm(h, a.norm, config.rms_norm_eps);  // [B, T, C]
@@ -88,7 +88,7 @@ at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx) 
     tap(ctx, i, Tap::AttnOut, out);
     h = h + out;
   }
-  if (w.mlp) {
+  if (w.mlp && mlp) {
     const MlpWeights& m = *w.mlp;
     at::Tensor x = ops::rms_norm(h, m.norm, config.rms_norm_eps);  // [B, T, C]
     tap(ctx, i, Tap::MlpIn, x);

@@ -63,7 +63,10 @@ class Model {
   // Pieces of forward(), for code that caches block-boundary hidden states and recomputes only
   // from a given layer onward.
   at::Tensor embed(const at::Tensor& ids) const;                       // [B, T] -> [B, T, C]
-  at::Tensor run_layer(int i, const at::Tensor& h, ForwardContext& ctx) const;  // [B, T, C]
+  // attn / mlp false: that sublayer is skipped (the residual passes through), as if removed; search
+  // methods evaluate removals this way without editing the model.
+  at::Tensor run_layer(int i, const at::Tensor& h, ForwardContext& ctx, bool attn = true,
+                       bool mlp = true) const;                          // [B, T, C]
   at::Tensor run_layers(at::Tensor h, int from, int to, ForwardContext& ctx) const;
   at::Tensor final_norm(const at::Tensor& h) const;                    // [B, T, C]
   at::Tensor lm_head(const at::Tensor& normed) const;                  // [B, T, V]

@@ -6,6 +6,7 @@
 #include "lopper/eval/eval_command.h"
 #include "lopper/model/save.h"
 #include "lopper/prune/plan.h"
+#include "lopper/prune/search/search_plan.h"
 #include "lopper/tokenizer/tokenizer.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
@@ -23,7 +24,9 @@ std::string methods_list() {
   for (const auto& n : depth_method_names()) s += (s.empty() ? "" : ", ") + n;
   std::string sp;
   for (const auto& n : sparsity_method_names()) sp += (sp.empty() ? "" : ", ") + n;
-  return "depth methods: " + s + "; sparsity methods: " + sp;
+  std::string se;
+  for (const auto& n : search_method_names()) se += (se.empty() ? "" : ", ") + n;
+  return "depth methods: " + s + "; search methods: " + se + "; sparsity methods: " + sp;
 }
 
 nlohmann::json measure(const Model& m, const Tokenizer& tok, const PruneRequest& req, const char* when) {
@@ -139,9 +142,14 @@ Measured sparsify(Model& m, const Tokenizer& tok, const PruneRequest& req, nlohm
 nlohmann::json run_prune(const PruneRequest& req) {
   auto t_start = Clock::now();
   const bool sparse = req.plan_in.empty() && is_sparsity_method(req.method);
-  const bool sparse_opts = req.sparsity.sparsity.has_value() || !req.sparsity.nm.empty();
-  if (req.plan_in.empty() && !sparse && !make_depth_method(req.method))
+  const bool search = req.plan_in.empty() && is_search_method(req.method);
+  // 2ssp's target is a sparsity too (of decoder-layer parameters, not of each matrix).
+  const bool sparse_opts = (req.sparsity.sparsity.has_value() && !(search && req.method == "2ssp")) ||
+                           !req.sparsity.nm.empty();
+  if (req.plan_in.empty() && !sparse && !search && !make_depth_method(req.method))
     fail("--method \"{}\" is not known ({})", req.method, methods_list());
+  check(search || req.resume.empty(), "--resume applies to search methods ({})",
+        fmt::format("{}", fmt::join(search_method_names(), ", ")));
   if (sparse) {
     check(!req.remove && !req.ratio, "--remove / --ratio apply to depth methods; --method {} takes --sparsity S or "
           "--nm N:M", req.method);
@@ -183,6 +191,14 @@ nlohmann::json run_prune(const PruneRequest& req) {
     if (!req.plan_in.empty()) {
       plan = PruningPlan::load(req.plan_in);
       report["plan_source"] = req.plan_in.string();
+    } else if (search) {
+      SearchRequest sr{req.method, req.search, req.calib, req.resume, req.progress};
+      sr.options.remove = req.remove;
+      sr.options.ratio = req.ratio;
+      sr.options.sparsity = req.sparsity.sparsity;
+      sr.options.engine.micro_batch = req.depth.micro_batch;
+      sr.options.seed = req.calib.seed;
+      plan = plan_search(model, tok, sr, report);
     } else {
       plan = plan_depth(model, tok, req, report);
     }
@@ -191,6 +207,11 @@ nlohmann::json run_prune(const PruneRequest& req) {
     report["removed_layers"] = plan.removed_layers();
     if (!req.save_plan.empty()) write_file_atomic(req.save_plan, plan.to_json().dump(2) + "\n");
     std::printf("-- plan: remove layers [%s]\n", fmt::format("{}", fmt::join(plan.removed_layers(), ", ")).c_str());
+    for (const auto& a : plan.actions)
+      if (a.op == "remove_attention" || a.op == "remove_mlp")
+        std::printf("   %s %d\n", a.op.c_str(), a.layer);
+      else if (a.op == "keep_mlp_channels")
+        std::printf("   layer %d keeps %zu FFN channels\n", a.layer, a.indices.size());
     if (req.plan_only) {
       report["timing"]["total_s"] = seconds_since(t_start);
       return report;

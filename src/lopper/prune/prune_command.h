@@ -15,6 +15,7 @@
 #include "lopper/eval/perplexity.h"
 #include "lopper/model/model.h"
 #include "lopper/prune/depth.h"
+#include "lopper/prune/search/search.h"
 #include "lopper/prune/sparsity.h"
 
 namespace lopper {
@@ -28,6 +29,10 @@ struct PruneRequest {
   std::optional<double> ratio;         // --ratio R of decoder parameters
   CalibOptions calib;
   DepthOptions depth;
+  SearchOptions search;                // search methods (sleb, blockpruner, 2ssp, evopress); targets
+                                       // come from remove / ratio / sparsity.sparsity
+  std::filesystem::path resume;        // --resume REPORT: continue an interrupted search
+  std::filesystem::path progress;      // search methods write the partial report here after each step
   SparsityOptions sparsity;            // --sparsity / --nm / --allocation ... (sparsity methods)
   std::filesystem::path plan_in;       // --plan FILE: apply a saved plan instead of scoring
   bool plan_only = false;              // stop after writing the plan

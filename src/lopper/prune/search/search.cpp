@@ -1,0 +1,127 @@
+#include "lopper/prune/search/search.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lopper/util/error.h"
+
+namespace lopper {
+
+std::unique_ptr<SearchMethod> make_sleb();
+std::unique_ptr<SearchMethod> make_blockpruner();
+std::unique_ptr<SearchMethod> make_2ssp();
+std::unique_ptr<SearchMethod> make_evopress();
+
+std::vector<std::string> search_method_names() { return {"sleb", "blockpruner", "2ssp", "evopress"}; }
+
+bool is_search_method(const std::string& name) {
+  auto n = search_method_names();
+  return std::find(n.begin(), n.end(), name) != n.end();
+}
+
+std::unique_ptr<SearchMethod> make_search_method(const std::string& name) {
+  if (name == "sleb") return make_sleb();
+  if (name == "blockpruner") return make_blockpruner();
+  if (name == "2ssp") return make_2ssp();
+  if (name == "evopress") return make_evopress();
+  return nullptr;
+}
+
+namespace {
+
+nlohmann::json model_fingerprint(const Model& m) {
+  return {{"architecture", m.config.architecture},
+          {"num_layers", m.config.num_layers()},
+          {"hidden_size", m.config.hidden_size},
+          {"decoder_params", decoder_params(m.config)}};
+}
+
+}  // namespace
+
+nlohmann::json search_state(const std::string& method, const Model& m, const nlohmann::json& settings,
+                            const nlohmann::json& steps, bool complete) {
+  return {{"method", method}, {"model", model_fingerprint(m)}, {"settings", settings}, {"steps", steps},
+          {"complete", complete}};
+}
+
+nlohmann::json resumed_steps(const nlohmann::json& resume, const std::string& method, const Model& m,
+                             const nlohmann::json& settings) {
+  if (resume.is_null()) return nlohmann::json::array();
+  const nlohmann::json& s = resume.contains("search") ? resume["search"] : resume;
+  check(s.is_object() && s.contains("method") && s.contains("steps") && s["steps"].is_array(),
+        "--resume: the report has no search steps (it was not written by a search method)");
+  check(s["method"] == method, "--resume: the report was made by --method {}, not {}", s["method"].dump(), method);
+  auto fp = model_fingerprint(m);
+  for (auto& [k, v] : fp.items())
+    check(s["model"].value(k, nlohmann::json()) == v, "--resume: the report was made for another model ({} = {}, "
+          "this one has {})", k, s["model"].value(k, nlohmann::json()).dump(), v.dump());
+  for (auto& [k, v] : settings.items())
+    check(s["settings"].value(k, nlohmann::json()) == v, "--resume: the report was made with {} = {}, this run has "
+          "{}; resume with the same settings", k, s["settings"].value(k, nlohmann::json()).dump(), v.dump());
+  return s["steps"];
+}
+
+at::Tensor rows_of(const CalibData& calib, int64_t n) {
+  const int64_t N = calib.ids.size(0);
+  check(n >= 0 && n <= N, "--search-samples {} must be between 1 and the {} calibration samples", n, N);
+  return n == 0 ? calib.ids : calib.ids.narrow(0, 0, n);
+}
+
+bool RemovalTarget::reached(const ModelConfig& c, const SublayerSet& removed, int units_removed) const {
+  if (units) return units_removed >= *units;
+  return static_cast<double>(removed_params(c, removed)) >= *ratio * static_cast<double>(decoder_params);
+}
+
+std::string RemovalTarget::describe() const {
+  return units ? fmt::format("{}", *units) : fmt::format("{} of the decoder parameters", *ratio);
+}
+
+RemovalTarget removal_target(const ModelConfig& c, const SearchOptions& o, const std::string& unit) {
+  check(o.remove.has_value() != o.ratio.has_value(), "give exactly one target: --remove N ({}) or --ratio R", unit);
+  RemovalTarget t;
+  t.decoder_params = decoder_params(c);
+  if (o.remove) {
+    check(*o.remove >= 1, "--remove {} must be at least 1", *o.remove);
+    t.units = o.remove;
+  } else {
+    check(*o.ratio > 0 && *o.ratio < 1, "--ratio {} must be in (0, 1)", *o.ratio);
+    t.ratio = o.ratio;
+  }
+  return t;
+}
+
+std::vector<int> order_by_previous(const std::vector<int>& keys, const std::map<int, double>& prev) {
+  std::vector<int> order(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    auto ia = prev.find(keys[a]), ib = prev.find(keys[b]);
+    if (ia == prev.end() || ib == prev.end()) return ia != prev.end() && ib == prev.end();
+    return ia->second < ib->second;
+  });
+  return order;
+}
+
+GreedyStep greedy_step(CandidateEngine& engine, const SublayerSet& current, const std::vector<std::vector<int>>& groups,
+                       const std::vector<RowSpan>& rows, const std::vector<int>& order, bool full) {
+  check(!groups.empty(), "no candidates left to remove");
+  GreedyStep r;
+  r.scores.assign(groups.size(), std::nullopt);
+  double best = std::numeric_limits<double>::infinity();
+  for (int pos : order) {
+    SublayerSet cand = current;
+    for (int s : groups.at(pos)) cand.set(s);
+    // A candidate that only ties the best must still be scored in full (the earlier one wins ties).
+    auto score = engine.evaluate(cand, rows, full ? std::numeric_limits<double>::infinity() : best);
+    r.scores[pos] = score;
+    if (!score || !std::isfinite(*score)) continue;
+    if (r.best < 0 || *score < best || (*score == best && pos < r.best)) {
+      best = *score;
+      r.best = pos;
+    }
+  }
+  check(r.best >= 0, "every candidate's score was not finite");
+  r.best_score = best;
+  return r;
+}
+
+}  // namespace lopper

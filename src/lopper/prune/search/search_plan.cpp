@@ -1,0 +1,89 @@
+#include "lopper/prune/search/search_plan.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "lopper/util/error.h"
+#include "lopper/util/fs.h"
+
+namespace lopper {
+
+namespace {
+
+nlohmann::json read_report(const std::filesystem::path& p) {
+  try {
+    return nlohmann::json::parse(read_file(p));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("--resume {}: not a JSON report ({})", p.string(), e.what());
+  }
+}
+
+void print_step(const nlohmann::json& s) {
+  if (s.contains("generation")) return;  // evopress: one line at the end
+  std::printf("   step %3d  removed %-10s  score %.6f%s%s\n", s.value("step", 0), s.value("label", "?").c_str(),
+              s.value("score", 0.0), s.contains("ppl") ? fmt::format("  ppl {:.4f}", s["ppl"].get<double>()).c_str() : "",
+              s.value("resumed", false) ? "  (resumed)" : "");
+}
+
+}  // namespace
+
+PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchRequest& req, nlohmann::json& report) {
+  auto method = make_search_method(req.method);
+  check(method != nullptr, "--method \"{}\" is not a search method", req.method);
+  auto t0 = std::chrono::steady_clock::now();
+  SearchOptions o = req.options;
+  auto calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
+  std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n",
+              req.calib.dataset.c_str(), static_cast<long>(calib.ids.size(0)), static_cast<long>(calib.ids.size(1)),
+              std::string(sampler_name(req.calib.sampler)).c_str(), static_cast<unsigned long>(req.calib.seed),
+              static_cast<long>(calib.text_tokens));
+  auto cj = req.calib.to_json();
+  cj["seqlen"] = calib.ids.size(1);
+  cj["text_tokens"] = calib.text_tokens;
+  cj["eval_split_warning"] = calib.eval_split;
+  report["calibration"] = cj;
+
+  nlohmann::json settings = method->settings(o);
+  settings["calibration"] = req.calib.to_json();
+  settings["calibration"]["seqlen"] = calib.ids.size(1);
+  if (!req.resume.empty()) {
+    o.resume_steps = resumed_steps(read_report(req.resume), method->name(), m, settings);
+    std::printf("-- resuming from %s: %zu completed steps\n", req.resume.string().c_str(), o.resume_steps.size());
+  }
+  o.on_step = [&](const nlohmann::json& steps) {
+    if (!steps.empty()) print_step(steps.back());
+    if (req.progress.empty()) return;
+    nlohmann::json partial = report;
+    partial["search"] = search_state(method->name(), m, settings, steps, false);
+    partial["complete"] = false;
+    write_file_atomic(req.progress, partial.dump(2) + "\n");
+  };
+  if (!req.progress.empty())
+    std::printf("-- progress is saved to %s after every step (--resume %s continues an interrupted run)\n",
+                req.progress.string().c_str(), req.progress.string().c_str());
+  std::printf("-- %s search\n", method->name().c_str());
+  auto r = method->run(m, calib, o);
+
+  report["method_description"] = method->description();
+  report["search"] = search_state(method->name(), m, settings, r.steps, true);
+  report["steps"] = r.steps;
+  report["engine"] = r.engine;
+  report["method_details"] = r.details;
+  report["final_structure"] = describe_removal(m.config, r.removed);
+  report["timing"]["score_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (req.method == "evopress" && !r.steps.empty())
+    std::printf("   %zu generations, final fitness (%s) %.6f\n", r.steps.size() - 1, o.metric.c_str(),
+                r.steps.back().value("fitness", 0.0));
+  std::printf("-- engine: %ld evaluations (%ld stopped early), %ld layer runs, %zu boundaries cached (%.3f GB)\n",
+              static_cast<long>(r.engine.value("evaluations", 0)), static_cast<long>(r.engine.value("stopped_early", 0)),
+              static_cast<long>(r.engine.value("layer_runs", 0)), r.engine["boundaries_cached"].size(),
+              r.engine.value("cache_gb", 0.0));
+
+  auto plan = PruningPlan::for_model(m, method->name());
+  for (const auto& [layer, channels] : r.keep_channels) plan.actions.push_back({"keep_mlp_channels", layer, channels});
+  add_removal_actions(plan, m.config, r.removed);
+  return plan;
+}
+
+}  // namespace lopper
