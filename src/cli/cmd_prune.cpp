@@ -110,8 +110,9 @@ void register_prune(CLI::App& app) {
       ->default_val("auto");
   sub->add_option("--cache-dtype", so.engine.cache_dtype, "Search engine: dtype of cached states, auto | f32 | bf16 | f16")
       ->default_val("auto");
-  sub->add_option("--cache-budget", so.engine.cache_budget_gb, "Search engine: memory for cached states, GB")
-      ->default_val(8.0);
+  sub->add_option("--cache-budget", so.engine.cache_budget_gb,
+                  "Search engine: memory for cached states, GB (0: half of what the cache device has free)")
+      ->default_val(0);
   sub->add_flag("--full-scores", so.full_scores,
                 "Search methods: score every candidate in full (no early stop for clearly worse candidates)");
   sub->add_option("--resume", o->resume, "Search methods: continue the search recorded in this report (--json)");

@@ -141,6 +141,42 @@ TEST(Cli, PlanOnlyThenApply) {
   remove_tree(dir);
 }
 
+TEST(Cli, SearchMethodReportResumeAndErrors) {
+  auto dir = test::temp_dir("cli-search");
+  auto model = test::bundled_model().string();
+  const std::string base = "prune --model " + model + " --calib tinystories --nsamples 4 --seqlen 64 --eval-ppl none ";
+  auto report_path = (dir / "r.json").string();
+  auto r = run(base + "--method blockpruner --remove 3 --out " + (dir / "out").string() + " --json " + report_path);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto report = nlohmann::json::parse(read_file(report_path));
+  EXPECT_EQ(report["steps"].size(), 3u);
+  EXPECT_TRUE(report["search"]["complete"].get<bool>());
+  EXPECT_NE(r.out.find("step   3  removed"), std::string::npos) << r.out;
+  // What an interrupted run leaves behind, continued with --resume.
+  report["search"]["steps"].erase(1);
+  report["search"]["steps"].erase(1);
+  report["search"]["complete"] = false;
+  write_file_atomic(dir / "partial.json", report.dump());
+  r = run(base + "--method blockpruner --remove 3 --plan-only --save-plan " + (dir / "p.json").string() +
+          " --resume " + (dir / "partial.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("(resumed)"), std::string::npos) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "p.json"))["actions"], report["plan"]["actions"]);
+
+  const std::string plan = "--plan-only --save-plan " + (dir / "never.json").string() + " ";
+  expect_one_line_error(run(base + plan + "--method sleb --remove 4"), "sleb can remove at most 3 of 5 blocks");
+  expect_one_line_error(run(base + plan + "--method sleb --remove 0"), "--remove 0 must be at least 1");
+  expect_one_line_error(run(base + plan + "--method blockpruner --remove 10"), "at least one must remain");
+  expect_one_line_error(run(base + plan + "--method sleb --ratio 0.9"), "beyond what sleb can remove");
+  expect_one_line_error(run(base + plan + "--method evopress --remove 5"), "--remove 5 must be between 1 and 4");
+  expect_one_line_error(run(base + plan + "--method 2ssp --remove 1"), "2ssp takes --sparsity");
+  expect_one_line_error(run(base + plan + "--method sleb --remove 1 --resume " + (dir / "partial.json").string()),
+                        "made by --method \"blockpruner\"");
+  expect_one_line_error(run(base + plan + "--method sleb --remove 1 --checkpoints some"), "--checkpoints");
+  expect_one_line_error(run(base + plan + "--method evopress --remove 1 --stage-tokens 64,x"), "--stage-tokens");
+  remove_tree(dir);
+}
+
 TEST(Cli, EvalTasksAndPerplexityInOneRun) {
   LOPPER_REQUIRE_SHARED();
   auto dir = test::temp_dir("cli-tasks");

@@ -9,6 +9,7 @@
 #ifdef LOPPER_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace lopper {
@@ -79,6 +80,32 @@ int64_t current_memory_bytes(const c10::Device& device) {
   }
 #endif
   return proc_status_bytes("VmRSS");
+}
+
+int64_t available_memory_bytes(const c10::Device& device) {
+#ifdef LOPPER_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto prev = c10::cuda::current_device();
+    c10::cuda::set_device(device.has_index() ? device.index() : prev);
+    size_t free_bytes = 0, total_bytes = 0;
+    const bool ok = cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess;
+    c10::cuda::set_device(prev);
+    return ok ? static_cast<int64_t>(free_bytes) : -1;
+  }
+#endif
+  FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return -1;
+  char line[256];
+  int64_t out = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    long long kb = 0;
+    if (std::sscanf(line, "MemAvailable: %lld kB", &kb) == 1) {
+      out = static_cast<int64_t>(kb) * 1024;
+      break;
+    }
+  }
+  std::fclose(f);
+  return out;
 }
 
 }  // namespace lopper

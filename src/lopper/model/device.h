@@ -19,6 +19,10 @@ void reset_peak_memory(const c10::Device& device);
 // process's peak resident set size (VmHWM; the lifetime maximum where it cannot be reset).
 int64_t peak_memory_bytes(const c10::Device& device);
 
+// Bytes that can still be allocated on `device`: free CUDA memory (cudaMemGetInfo), or on CPU the
+// kernel's MemAvailable. -1 if unknown.
+int64_t available_memory_bytes(const c10::Device& device);
+
 // Bytes in use now: CUDA tensor memory, or the CPU process's resident set size (VmRSS).
 int64_t current_memory_bytes(const c10::Device& device);
 

@@ -35,10 +35,13 @@ SublayerSet random_set(std::mt19937& g, int L, int n) {
   return s;
 }
 
-void expect_close(double got, double want, const std::string& what) {
-  EXPECT_LE(std::abs(got - want), 1e-6 * std::abs(want)) << what << ": engine " << got << " plain " << want;
+void expect_close(double got, double want, double tol, const std::string& what) {
+  EXPECT_LE(std::abs(got - want), tol * std::abs(want)) << what << ": engine " << got << " plain " << want;
 }
 
+// Tolerance: 1e-6 relative. With micro-batches smaller than the plain batch, matrix products of
+// other shapes round differently; KL, a small difference of large log-probabilities, turns that into
+// ~1e-6 of its value, so KL with 2-row micro-batches is held to 1e-5 (NLL stays at 1e-6).
 TEST_F(EngineFixture, EqualsFullRecomputeForRandomRemovals) {
   LOPPER_REQUIRE_SHARED();
   Progress::set_enabled(false);
@@ -47,30 +50,35 @@ TEST_F(EngineFixture, EqualsFullRecomputeForRandomRemovals) {
   std::mt19937 g(7);
   double worst = 0;
   for (auto metric : {SearchMetric::Nll, SearchMetric::Kl}) {
-    for (int checkpoints : {-1, 3, 0}) {
-      EngineOptions o;
-      o.micro_batch = 2;
-      o.checkpoints = checkpoints;
-      CandidateEngine e(m, *ids_, metric, o);
-      for (int trial = 0; trial < 6; ++trial) {
-        // Move the base now and then: cached boundaries after the change are recomputed.
-        if (trial % 3 == 2) e.set_base(random_set(g, L, 2));
-        auto removed = random_set(g, L, 1 + trial);
-        double want = metric == SearchMetric::Nll ? test::plain_nll(m, *ids_, removed) : test::plain_kl(m, *ids_, removed);
-        double got = *e.evaluate(removed);
-        expect_close(got, want, fmt::format("{} checkpoints {} trial {}", search_metric_name(metric), checkpoints, trial));
-        worst = std::max(worst, std::abs(got - want) / std::abs(want));
+    for (int64_t micro : {ids_->size(0), int64_t{2}}) {
+      const double tol = metric == SearchMetric::Kl && micro < ids_->size(0) ? 1e-5 : 1e-6;
+      for (int checkpoints : {-1, 3, 0}) {
+        EngineOptions o;
+        o.micro_batch = micro;
+        o.checkpoints = checkpoints;
+        CandidateEngine e(m, *ids_, metric, o);
+        for (int trial = 0; trial < 5; ++trial) {
+          // Move the base now and then: cached boundaries after the change are recomputed.
+          if (trial % 3 == 2) e.set_base(random_set(g, L, 2));
+          auto removed = random_set(g, L, 1 + trial);
+          double want =
+              metric == SearchMetric::Nll ? test::plain_nll(m, *ids_, removed) : test::plain_kl(m, *ids_, removed);
+          double got = *e.evaluate(removed);
+          expect_close(got, want, tol,
+                       fmt::format("{} micro-batch {} checkpoints {} trial {}", search_metric_name(metric), micro,
+                                   checkpoints, trial));
+          if (tol == 1e-6) worst = std::max(worst, std::abs(got - want) / std::abs(want));
+        }
+        // The base itself (nothing differs: runs from the last cached boundary).
+        double base_want =
+            metric == SearchMetric::Nll ? test::plain_nll(m, *ids_, e.base()) : test::plain_kl(m, *ids_, e.base());
+        expect_close(*e.evaluate(e.base()), base_want, tol, "base");
+        if (checkpoints == 3) EXPECT_EQ(e.report()["boundaries_cached"].size(), 3u);
+        if (checkpoints == 0) EXPECT_TRUE(e.report()["boundaries_cached"].empty());
       }
-      // The base itself (nothing differs: starts after the last cached boundary).
-      double base_want = metric == SearchMetric::Nll ? test::plain_nll(m, *ids_, e.base()) : test::plain_kl(m, *ids_, e.base());
-      if (metric == SearchMetric::Nll || e.base().count() > 0) expect_close(*e.evaluate(e.base()), base_want, "base");
-      if (checkpoints == 3) {
-        EXPECT_EQ(e.report()["boundaries_cached"].size(), 3u);
-      }
-      if (checkpoints == 0) EXPECT_TRUE(e.report()["boundaries_cached"].empty());
     }
   }
-  std::printf("engine vs full recompute: worst relative difference %.3g\n", worst);
+  std::printf("engine vs full recompute (1e-6 cases): worst relative difference %.3g\n", worst);
 }
 
 TEST_F(EngineFixture, RowSubsetsAndCutRows) {
@@ -84,7 +92,7 @@ TEST_F(EngineFixture, RowSubsetsAndCutRows) {
   auto sel = at::tensor(std::vector<int64_t>{3, 1}, at::kLong);
   double a = test::plain_kl(m, ids_->index_select(0, sel), removed) * 2 * 23;
   double b = test::plain_kl(m, ids_->narrow(0, 2, 1).narrow(1, 0, 17), removed) * 16;
-  expect_close(*e.evaluate(removed, rows), (a + b) / (2 * 23 + 16), "kl on row spans");
+  expect_close(*e.evaluate(removed, rows), (a + b) / (2 * 23 + 16), 1e-5, "kl on row spans");
   EXPECT_THROW(e.evaluate(removed, {{4, 24}}), InputError);
   EXPECT_THROW(e.evaluate(removed, {{0, 25}}), InputError);
 }

@@ -267,10 +267,13 @@ TEST_F(SearchFixture, ResumeGivesTheUninterruptedChoice) {
       o.stage_tokens = {24, 48};
     }
     auto method = make_search_method(name);
+    // What a run stopped after its second step leaves in its report.
+    nlohmann::json cut;
+    o.on_step = [&](const nlohmann::json& steps) {
+      if (steps.size() == 2) cut = steps;
+    };
     auto full = method->run(m, *calib_, o);
-    // A run stopped after its second step left this in its report.
-    nlohmann::json cut = nlohmann::json::array();
-    for (int i = 0; i < 2; ++i) cut.push_back(full.steps[i]);
+    o.on_step = nullptr;
     o.resume_steps = resumed_steps(search_state(name, m, method->settings(o), cut, false), name, m, method->settings(o));
     auto resumed = method->run(m, *calib_, o);
     EXPECT_EQ(resumed.removed, full.removed) << name;

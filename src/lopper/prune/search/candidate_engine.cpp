@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "lopper/eval/perplexity.h"
+#include "lopper/model/device.h"
 #include "lopper/util/error.h"
 
 namespace lopper {
@@ -54,13 +55,18 @@ void CandidateEngine::choose_boundaries() {
   const int L = num_layers();
   bytes_per_boundary_ = ids_.size(0) * ids_.size(1) * model_.config.hidden_size *
                         static_cast<int64_t>(c10::elementSize(cache_dtype_));
-  const double budget = opts_.cache_budget_gb * 1024.0 * 1024.0 * 1024.0;
+  double budget = opts_.cache_budget_gb * 1024.0 * 1024.0 * 1024.0;
+  if (opts_.cache_budget_gb == 0) {
+    const int64_t avail = available_memory_bytes(cache_device_);
+    budget = avail > 0 ? 0.5 * static_cast<double>(avail) : 8.0 * 1024.0 * 1024.0 * 1024.0;
+  }
+  budget_bytes_ = budget;
   double left = budget;
   if (metric_ == SearchMetric::Kl) {
     check(static_cast<double>(bytes_per_boundary_) <= budget,
-          "the KL reference (dense final states, {:.2f} GB) does not fit --cache-budget {} GB; raise it, use "
-          "--cache-dtype bf16, or use fewer calibration tokens",
-          bytes_per_boundary_ / 1073741824.0, opts_.cache_budget_gb);
+          "the KL reference (dense final states, {:.2f} GB) does not fit the cache budget ({:.2f} GB); raise "
+          "--cache-budget, use --cache-device cpu or --cache-dtype bf16, or use fewer calibration tokens",
+          bytes_per_boundary_ / 1073741824.0, budget / 1073741824.0);
     left -= static_cast<double>(bytes_per_boundary_);
   }
   // Boundary b is the input of layer b; a candidate never needs the state after the last layer.
@@ -182,7 +188,7 @@ nlohmann::json CandidateEngine::report() const {
           {"cache_gb", static_cast<double>(cached_.size()) * static_cast<double>(bytes_per_boundary_) / gb},
           {"kl_reference", metric_ == SearchMetric::Kl ? "dense final hidden states, LM head per micro-batch" : "none"},
           {"kl_reference_gb", ref / gb},
-          {"budget_gb", opts_.cache_budget_gb},
+          {"budget_gb", budget_bytes_ / gb},
           {"bounded", opts_.bounded},
           {"micro_batch", opts_.micro_batch},
           {"evaluations", evaluations_},

@@ -46,7 +46,8 @@ struct EngineOptions {
   int checkpoints = -1;
   std::string cache_device = "auto";  // auto: the model's device | cpu (host memory)
   std::string cache_dtype = "auto";   // auto: the model's dtype | f32 | bf16 | f16
-  double cache_budget_gb = 8.0;       // cached boundaries + dense reference
+  double cache_budget_gb = 0;         // cached boundaries + dense reference; 0: half of what the
+                                      // cache device has available when the engine starts
   bool bounded = true;                // allow evaluate() to stop early against a bound
 };
 
@@ -102,6 +103,7 @@ class CandidateEngine {
   SublayerSet base_;
   int64_t evaluations_ = 0, stopped_early_ = 0, layer_runs_ = 0;
   int64_t bytes_per_boundary_ = 0;
+  double budget_bytes_ = 0;
 };
 
 }  // namespace lopper

@@ -64,6 +64,8 @@ class SearchMethod {
   virtual std::string description() const = 0;
   // Options that change the choice (recorded in the report; --resume must match them).
   virtual nlohmann::json settings(const SearchOptions& o) const = 0;
+  // Refuses impossible targets and bad options before any work (run() checks them too).
+  virtual void validate(const Model& model, const SearchOptions& o) const = 0;
   virtual SearchResult run(const Model& model, const CalibData& calib, const SearchOptions& o) const = 0;
 };
 

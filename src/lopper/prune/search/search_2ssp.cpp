@@ -70,10 +70,16 @@ class TwoSsp : public SearchMethod {
     return {{"sparsity", o.sparsity ? nlohmann::json(*o.sparsity) : nlohmann::json(nullptr)}, {"alpha", o.alpha},
             {"search_samples", o.search_samples == 0 ? 1 : o.search_samples}};
   }
-  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+  void validate(const Model& m, const SearchOptions& o) const override {
     check(o.sparsity.has_value(), "2ssp takes --sparsity S (fraction of decoder-layer parameters), not --remove / "
           "--ratio");
     check(!o.remove && !o.ratio, "2ssp takes --sparsity S, not --remove / --ratio");
+    check(o.search_samples >= 0, "--search-samples {} must not be negative", o.search_samples);
+    twossp_formula(m.config, *o.sparsity, o.alpha);
+  }
+
+  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+    validate(m, o);
     auto f = twossp_formula(m.config, *o.sparsity, o.alpha);
     SearchResult r;
     r.unit = "sublayers";

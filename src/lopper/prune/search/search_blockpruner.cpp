@@ -22,10 +22,9 @@ class BlockPruner : public SearchMethod {
     return {{"variant", o.variant.empty() ? "blockpruner" : o.variant}, {"metric", "ppl"},
             {"search_samples", o.search_samples}};
   }
-  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+  void validate(const Model& m, const SearchOptions& o) const override {
     check(o.variant.empty() || o.variant == "2ssp-baseline", "--variant \"{}\" is not known for blockpruner "
           "(2ssp-baseline)", o.variant);
-    const bool alternate = o.variant == "2ssp-baseline";
     const auto present = present_sublayers(m.config);
     const int L = m.config.num_layers();
     auto target = removal_target(m.config, o, "sublayers");
@@ -47,7 +46,16 @@ class BlockPruner : public SearchMethod {
       check(target.reached(m.config, all_but_one, total - 1), "--ratio {} is beyond what blockpruner can remove: at "
             "most {:.4f} of the decoder parameters (one sublayer must remain)", *target.ratio,
             static_cast<double>(removed_params(m.config, all_but_one)) / static_cast<double>(target.decoder_params));
+  }
 
+  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+    validate(m, o);
+    const bool alternate = o.variant == "2ssp-baseline";
+    const auto present = present_sublayers(m.config);
+    const int L = m.config.num_layers();
+    auto target = removal_target(m.config, o, "sublayers");
+    int total = 0;
+    for (bool p : present) total += p;
     CandidateEngine engine(m, rows_of(calib, o.search_samples), SearchMetric::Nll, o.engine);
     GreedySpec spec;
     spec.label = "blockpruner";

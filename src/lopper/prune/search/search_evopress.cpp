@@ -80,7 +80,7 @@ class EvoPress : public SearchMethod {
             {"seed", o.seed}, {"metric", o.metric}};
   }
 
-  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+  void validate(const Model& m, const SearchOptions& o) const override {
     const int L = m.config.num_layers();
     const auto present = present_sublayers(m.config);
     std::vector<int> legal[2];
@@ -99,6 +99,18 @@ class EvoPress : public SearchMethod {
     for (size_t i = 0; i < o.stage_keep.size(); ++i)
       check(o.stage_keep[i] >= 1 && o.stage_keep[i] <= o.offspring + 1, "evopress: stage {} keeps {} of {} "
             "candidates", i + 1, o.stage_keep[i], o.offspring);
+    parse_search_metric(o.metric);
+  }
+
+  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+    validate(m, o);
+    const int L = m.config.num_layers();
+    const auto present = present_sublayers(m.config);
+    std::vector<int> legal[2];
+    for (int l = 0; l < L; ++l)
+      for (int t : {0, 1})
+        if (present[2 * l + t]) legal[t].push_back(l);
+    const int k = k_of(m.config, o);
     const int64_t available = calib.ids.size(0) * calib.ids.size(1);
     for (int64_t t : o.stage_tokens)
       check(t >= 2 && t <= available, "evopress: a stage of {} tokens needs more than the {} calibration tokens "
@@ -117,6 +129,8 @@ class EvoPress : public SearchMethod {
     const auto& resume = o.resume_steps;
     if (resume.is_array() && !resume.empty()) {
       const auto& last = resume.back();
+      check(last.contains("parent") && last.contains("rng") && last.contains("generation"), "--resume: the report's "
+            "last generation has no parent or generator state");
       parent = from_description(last.at("parent"), L);
       std::istringstream s(last.at("rng").get<std::string>());
       s >> rng;
@@ -155,6 +169,8 @@ class EvoPress : public SearchMethod {
         std::tie(parent, fitness) =
             select(engine, calib, cands, o.stage_tokens, o.stage_keep, &parent, rng, o.full_scores);
       }
+      // Only the last generation keeps the generator state (~6 KB) that --resume needs.
+      if (!r.steps.empty()) r.steps.back().erase("rng");
       r.steps.push_back({{"generation", gen},
                          {"parent", describe(parent)},
                          {"fitness", fitness},

@@ -1,5 +1,6 @@
 #include "lopper/prune/search/search_plan.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,6 +34,16 @@ PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchReques
   check(method != nullptr, "--method \"{}\" is not a search method", req.method);
   auto t0 = std::chrono::steady_clock::now();
   SearchOptions o = req.options;
+  method->validate(m, o);  // impossible targets fail before calibration
+  // Settings that change the choice, calibration included (seqlen resolved as load_calibration does).
+  nlohmann::json settings = method->settings(o);
+  settings["calibration"] = req.calib.to_json();
+  settings["calibration"]["seqlen"] =
+      req.calib.seqlen > 0 ? req.calib.seqlen : std::min<int64_t>(m.config.max_position_embeddings, 2048);
+  if (!req.resume.empty()) {
+    o.resume_steps = resumed_steps(read_report(req.resume), method->name(), m, settings);
+    std::printf("-- resuming from %s: %zu completed steps\n", req.resume.string().c_str(), o.resume_steps.size());
+  }
   auto calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
   std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n",
               req.calib.dataset.c_str(), static_cast<long>(calib.ids.size(0)), static_cast<long>(calib.ids.size(1)),
@@ -44,13 +55,6 @@ PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchReques
   cj["eval_split_warning"] = calib.eval_split;
   report["calibration"] = cj;
 
-  nlohmann::json settings = method->settings(o);
-  settings["calibration"] = req.calib.to_json();
-  settings["calibration"]["seqlen"] = calib.ids.size(1);
-  if (!req.resume.empty()) {
-    o.resume_steps = resumed_steps(read_report(req.resume), method->name(), m, settings);
-    std::printf("-- resuming from %s: %zu completed steps\n", req.resume.string().c_str(), o.resume_steps.size());
-  }
   o.on_step = [&](const nlohmann::json& steps) {
     if (!steps.empty()) print_step(steps.back());
     if (req.progress.empty()) return;
@@ -63,7 +67,9 @@ PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchReques
     std::printf("-- progress is saved to %s after every step (--resume %s continues an interrupted run)\n",
                 req.progress.string().c_str(), req.progress.string().c_str());
   std::printf("-- %s search\n", method->name().c_str());
+  auto t_search = std::chrono::steady_clock::now();
   auto r = method->run(m, calib, o);
+  const double search_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_search).count();
 
   report["method_description"] = method->description();
   report["search"] = search_state(method->name(), m, settings, r.steps, true);
@@ -72,9 +78,11 @@ PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchReques
   report["method_details"] = r.details;
   report["final_structure"] = describe_removal(m.config, r.removed);
   report["timing"]["score_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report["timing"]["search_s"] = search_s;  // the search alone (no calibration loading)
   if (req.method == "evopress" && !r.steps.empty())
     std::printf("   %zu generations, final fitness (%s) %.6f\n", r.steps.size() - 1, o.metric.c_str(),
                 r.steps.back().value("fitness", 0.0));
+  std::printf("-- search took %.2f s\n", search_s);
   std::printf("-- engine: %ld evaluations (%ld stopped early), %ld layer runs, %zu boundaries cached (%.3f GB)\n",
               static_cast<long>(r.engine.value("evaluations", 0)), static_cast<long>(r.engine.value("stopped_early", 0)),
               static_cast<long>(r.engine.value("layer_runs", 0)), r.engine["boundaries_cached"].size(),

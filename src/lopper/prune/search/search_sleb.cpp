@@ -37,7 +37,7 @@ class Sleb : public SearchMethod {
     return {{"barrier_first", o.barrier_first}, {"barrier_last", o.barrier_last}, {"metric", "nll"},
             {"search_samples", o.search_samples}};
   }
-  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+  void validate(const Model& m, const SearchOptions& o) const override {
     check(o.barrier_first >= 0 && o.barrier_last >= 0, "--barriers must not be negative");
     const auto present = present_sublayers(m.config);
     const SublayerSet none(m.config.num_layers());
@@ -57,7 +57,13 @@ class Sleb : public SearchMethod {
             "the decoder parameters (barriers {} and {})", *target.ratio,
             static_cast<double>(removed_params(m.config, all)) / static_cast<double>(target.decoder_params),
             o.barrier_first, o.barrier_last);
+  }
 
+  SearchResult run(const Model& m, const CalibData& calib, const SearchOptions& o) const override {
+    validate(m, o);
+    const auto present = present_sublayers(m.config);
+    const SublayerSet none(m.config.num_layers());
+    auto target = removal_target(m.config, o, "blocks");
     CandidateEngine engine(m, rows_of(calib, o.search_samples), SearchMetric::Nll, o.engine);
     GreedySpec spec;
     spec.label = "sleb";
