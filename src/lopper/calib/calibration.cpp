@@ -37,4 +37,16 @@ CalibData load_calibration(const Tokenizer& tok, CalibOptions o, int64_t model_c
   return d;
 }
 
+nlohmann::json report_calibration(const CalibOptions& o, const CalibData& d) {
+  std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n", o.dataset.c_str(),
+              static_cast<long>(d.ids.size(0)), static_cast<long>(d.ids.size(1)),
+              std::string(sampler_name(o.sampler)).c_str(), static_cast<unsigned long>(o.seed),
+              static_cast<long>(d.text_tokens));
+  auto j = o.to_json();
+  j["seqlen"] = d.ids.size(1);
+  j["text_tokens"] = d.text_tokens;
+  j["eval_split_warning"] = d.eval_split;
+  return j;
+}
+
 }  // namespace lopper

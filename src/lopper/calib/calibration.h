@@ -36,4 +36,8 @@ struct CalibData {
 // evaluation split (selection on the test set inflates results).
 CalibData load_calibration(const Tokenizer& tok, CalibOptions opts, int64_t model_context);
 
+// Prints the one-line calibration summary to stdout and returns the report's "calibration" section
+// (the options, the resolved seqlen, the text's token count, the evaluation-split warning).
+nlohmann::json report_calibration(const CalibOptions& opts, const CalibData& data);
+
 }  // namespace lopper

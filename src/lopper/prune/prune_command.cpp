@@ -52,17 +52,9 @@ PruningPlan plan_depth(const Model& m, const Tokenizer& tok, const PruneRequest&
   }
   auto t0 = Clock::now();
   auto calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
-  std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n",
-              req.calib.dataset.c_str(), static_cast<long>(calib.ids.size(0)), static_cast<long>(calib.ids.size(1)),
-              std::string(sampler_name(req.calib.sampler)).c_str(), static_cast<unsigned long>(req.calib.seed),
-              static_cast<long>(calib.text_tokens));
+  report["calibration"] = report_calibration(req.calib, calib);
   auto r = method->run(m, calib, o);
   double score_s = seconds_since(t0);
-  auto cj = req.calib.to_json();
-  cj["seqlen"] = calib.ids.size(1);
-  cj["text_tokens"] = calib.text_tokens;
-  cj["eval_split_warning"] = calib.eval_split;
-  report["calibration"] = cj;
   nlohmann::json layers = nlohmann::json::array();
   std::printf("-- %s scores (%s; lowest removed)\n", method->name().c_str(), r.score_name.c_str());
   for (size_t i = 0; i < r.scores.size(); ++i) {
@@ -95,15 +87,7 @@ Measured sparsify(Model& m, const Tokenizer& tok, const PruneRequest& req, nlohm
   if (sparsity_needs_calibration(req.method, req.sparsity)) {
     auto t0 = Clock::now();
     calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
-    std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n",
-                req.calib.dataset.c_str(), static_cast<long>(calib->ids.size(0)),
-                static_cast<long>(calib->ids.size(1)), std::string(sampler_name(req.calib.sampler)).c_str(),
-                static_cast<unsigned long>(req.calib.seed), static_cast<long>(calib->text_tokens));
-    auto cj = req.calib.to_json();
-    cj["seqlen"] = calib->ids.size(1);
-    cj["text_tokens"] = calib->text_tokens;
-    cj["eval_split_warning"] = calib->eval_split;
-    report["calibration"] = cj;
+    report["calibration"] = report_calibration(req.calib, *calib);
     report["timing"]["calibration_s"] = seconds_since(t0);
   } else {
     report["calibration"] = nullptr;  // magnitude with a weights-only allocation reads no data

@@ -13,6 +13,7 @@
 // Randomness comes from one std::mt19937_64(seed) with a fixed integer mapping, so a seed gives the
 // same search on every platform (not the reference's Python stream).
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -65,6 +66,16 @@ SublayerSet from_description(const nlohmann::json& j, int L) {
   return s;
 }
 
+// Layers that have an attention (legal[0]) / an MLP (legal[1]) that may be removed.
+std::array<std::vector<int>, 2> legal_layers(const ModelConfig& c) {
+  const auto present = present_sublayers(c);
+  std::array<std::vector<int>, 2> legal;
+  for (int l = 0; l < c.num_layers(); ++l)
+    for (int t : {0, 1})
+      if (present[2 * l + t]) legal[t].push_back(l);
+  return legal;
+}
+
 class EvoPress : public SearchMethod {
  public:
   std::string name() const override { return "evopress"; }
@@ -81,12 +92,7 @@ class EvoPress : public SearchMethod {
   }
 
   void validate(const Model& m, const SearchOptions& o) const override {
-    const int L = m.config.num_layers();
-    const auto present = present_sublayers(m.config);
-    std::vector<int> legal[2];
-    for (int l = 0; l < L; ++l)
-      for (int t : {0, 1})
-        if (present[2 * l + t]) legal[t].push_back(l);
+    const auto legal = legal_layers(m.config);
     const int k = k_of(m.config, o);
     for (int t : {0, 1})
       check(k < static_cast<int>(legal[t].size()), "evopress: removing {} {} sublayers of {} leaves none (k must be "
@@ -106,10 +112,7 @@ class EvoPress : public SearchMethod {
     validate(m, o);
     const int L = m.config.num_layers();
     const auto present = present_sublayers(m.config);
-    std::vector<int> legal[2];
-    for (int l = 0; l < L; ++l)
-      for (int t : {0, 1})
-        if (present[2 * l + t]) legal[t].push_back(l);
+    const auto legal = legal_layers(m.config);
     const int k = k_of(m.config, o);
     const int64_t available = calib.ids.size(0) * calib.ids.size(1);
     for (int64_t t : o.stage_tokens)

@@ -45,15 +45,7 @@ PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchReques
     std::printf("-- resuming from %s: %zu completed steps\n", req.resume.string().c_str(), o.resume_steps.size());
   }
   auto calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
-  std::printf("-- calibration: %s, %ld samples x %ld tokens (%s, seed %lu), %ld tokens in text\n",
-              req.calib.dataset.c_str(), static_cast<long>(calib.ids.size(0)), static_cast<long>(calib.ids.size(1)),
-              std::string(sampler_name(req.calib.sampler)).c_str(), static_cast<unsigned long>(req.calib.seed),
-              static_cast<long>(calib.text_tokens));
-  auto cj = req.calib.to_json();
-  cj["seqlen"] = calib.ids.size(1);
-  cj["text_tokens"] = calib.text_tokens;
-  cj["eval_split_warning"] = calib.eval_split;
-  report["calibration"] = cj;
+  report["calibration"] = report_calibration(req.calib, calib);
 
   o.on_step = [&](const nlohmann::json& steps) {
     if (!steps.empty()) print_step(steps.back());
