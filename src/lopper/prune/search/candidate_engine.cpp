@@ -119,15 +119,28 @@ void CandidateEngine::set_base(const SublayerSet& base) {
 }
 
 double CandidateEngine::metric_sum(const at::Tensor& h, const at::Tensor& ids, const at::Tensor& dense_h) {
-  auto logits = model_.lm_head(model_.final_norm(h));  // [n, t, V]
-  if (metric_ == SearchMetric::Nll) return next_token_nll_sum(logits, ids, 1).sum().item<double>();
-  // fp64: KL is a small difference of large log-probabilities; in fp32 its rounding error alone is
-  // ~1e-6 of the value.
-  const int64_t t = logits.size(1) - 1;  // the last position predicts nothing in the data
-  auto logq = at::log_softmax(logits.narrow(1, 0, t).to(at::kDouble), -1);                     // [n, t, V]
-  auto dense_logits = model_.lm_head(model_.final_norm(dense_h.to(model_.device, model_.dtype)));
-  auto logp = at::log_softmax(dense_logits.narrow(1, 0, t).to(at::kDouble), -1);                // [n, t, V]
-  return (logp.exp() * (logp - logq)).sum().item<double>();
+  // The head runs a few rows at a time so that the [rows, T, V] logits (and, for KL, their fp64
+  // log-probabilities) stay near 2^28 elements: one 2048-token row of a 128k vocabulary at a time.
+  const int64_t n = h.size(0), T = h.size(1);
+  const int64_t step = std::max<int64_t>(1, (int64_t{1} << 28) / std::max<int64_t>(1, T * model_.config.vocab_size));
+  double total = 0;
+  for (int64_t i = 0; i < n; i += step) {
+    const int64_t r = std::min(step, n - i);
+    auto logits = model_.lm_head(model_.final_norm(h.narrow(0, i, r)));  // [r, T, V]
+    if (metric_ == SearchMetric::Nll) {
+      total += next_token_nll_sum(logits, ids.narrow(0, i, r), 1).sum().item<double>();
+      continue;
+    }
+    // fp64: KL is a small difference of large log-probabilities; in fp32 its rounding error alone is
+    // ~1e-6 of the value.
+    const int64_t t = T - 1;  // the last position predicts nothing in the data
+    auto logq = at::log_softmax(logits.narrow(1, 0, t).to(at::kDouble), -1);  // [r, t, V]
+    logits = at::Tensor();
+    auto dense = dense_h.narrow(0, i, r).to(model_.device, model_.dtype);
+    auto logp = at::log_softmax(model_.lm_head(model_.final_norm(dense)).narrow(1, 0, t).to(at::kDouble), -1);
+    total += (logp.exp() * (logp - logq)).sum().item<double>();
+  }
+  return total;
 }
 
 at::Tensor CandidateEngine::boundary_rows(int b, const at::Tensor& rows, int64_t len) const {
