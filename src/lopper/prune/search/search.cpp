@@ -72,6 +72,20 @@ bool RemovalTarget::reached(const ModelConfig& c, const SublayerSet& removed, in
   return static_cast<double>(removed_params(c, removed)) >= *ratio * static_cast<double>(decoder_params);
 }
 
+int RemovalTarget::max_steps(std::vector<int64_t> unit_params) const {
+  if (units) return *units;
+  std::sort(unit_params.begin(), unit_params.end());
+  const double need = *ratio * static_cast<double>(decoder_params);
+  double sum = 0;
+  int n = 0;
+  for (auto p : unit_params) {
+    if (sum >= need) break;
+    sum += static_cast<double>(p);
+    ++n;
+  }
+  return std::max(n, 1);
+}
+
 std::string RemovalTarget::describe() const {
   return units ? fmt::format("{}", *units) : fmt::format("{} of the decoder parameters", *ratio);
 }

@@ -92,6 +92,9 @@ struct RemovalTarget {
   int64_t decoder_params = 0;
   bool reached(const ModelConfig& c, const SublayerSet& removed, int units_removed) const;
   std::string describe() const;
+  // Steps the search will take at most (for the progress ETA): the units, or for a ratio the count
+  // of the smallest candidate units (parameters each) whose sum reaches it.
+  int max_steps(std::vector<int64_t> unit_params) const;
 };
 RemovalTarget removal_target(const ModelConfig& c, const SearchOptions& o, const std::string& unit);
 

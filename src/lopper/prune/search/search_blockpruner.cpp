@@ -60,7 +60,10 @@ class BlockPruner : public SearchMethod {
     GreedySpec spec;
     spec.label = "blockpruner";
     spec.rows = engine.all_rows();
-    spec.expected_steps = target.units ? *target.units : 0;
+    std::vector<int64_t> unit_params;
+    for (int s = 0; s < 2 * L; ++s)
+      if (present[s]) unit_params.push_back(sublayer_params(m.config, s));
+    spec.expected_steps = target.max_steps(unit_params);
     spec.candidates = [&](const SublayerSet& cur, int step) {
       GreedyCandidates c;
       for (int kind : {0, 1}) {
