@@ -1,6 +1,8 @@
 #include "lopper/prune/search/greedy_search.h"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <cmath>
 
 #include "lopper/util/error.h"
@@ -17,6 +19,40 @@ std::vector<int> recorded_removal(const nlohmann::json& step) {
 }
 
 }  // namespace
+
+std::vector<int> order_by_previous(const std::vector<int>& keys, const std::map<int, double>& prev) {
+  std::vector<int> order(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    auto ia = prev.find(keys[a]), ib = prev.find(keys[b]);
+    if (ia == prev.end() || ib == prev.end()) return ia != prev.end() && ib == prev.end();
+    return ia->second < ib->second;
+  });
+  return order;
+}
+
+GreedyStep greedy_step(CandidateEngine& engine, const SublayerSet& current, const std::vector<std::vector<int>>& groups,
+                       const std::vector<RowSpan>& rows, const std::vector<int>& order, bool full) {
+  check(!groups.empty(), "no candidates left to remove");
+  GreedyStep r;
+  r.scores.assign(groups.size(), std::nullopt);
+  double best = std::numeric_limits<double>::infinity();
+  for (int pos : order) {
+    SublayerSet cand = current;
+    for (int s : groups.at(pos)) cand.set(s);
+    // A candidate that only ties the best must still be scored in full (the earlier one wins ties).
+    auto score = engine.evaluate(cand, rows, full ? std::numeric_limits<double>::infinity() : best);
+    r.scores[pos] = score;
+    if (!score || !std::isfinite(*score)) continue;
+    if (r.best < 0 || *score < best || (*score == best && pos < r.best)) {
+      best = *score;
+      r.best = pos;
+    }
+  }
+  check(r.best >= 0, "every candidate's score was not finite");
+  r.best_score = best;
+  return r;
+}
 
 SublayerSet run_greedy(CandidateEngine& engine, const SublayerSet& start, const GreedySpec& spec,
                        const SearchOptions& o, nlohmann::json& steps) {

@@ -12,6 +12,22 @@
 
 namespace lopper {
 
+// One greedy step: every candidate group (sublayers removed together) is added to `current` and
+// scored; the lowest score wins, ties to the earlier candidate in list order. Candidates are
+// evaluated in `order` (positions into `groups`, best-first guesses) with bounded evaluation unless
+// `full`; the result's scores are null for candidates stopped early.
+struct GreedyStep {
+  int best = -1;                      // position in groups
+  double best_score = 0;
+  std::vector<std::optional<double>> scores;
+};
+GreedyStep greedy_step(CandidateEngine& engine, const SublayerSet& current, const std::vector<std::vector<int>>& groups,
+                       const std::vector<RowSpan>& rows, const std::vector<int>& order, bool full);
+
+// Evaluation order for the next step: by the previous step's scores (known ones first, ascending),
+// the rest in list order. `prev` maps a candidate key to its score.
+std::vector<int> order_by_previous(const std::vector<int>& keys, const std::map<int, double>& prev);
+
 struct GreedyCandidates {
   std::vector<std::vector<int>> groups;  // sublayers removed together, in tie-break order
   std::vector<std::string> labels;       // "block 5", "attn 3", ...

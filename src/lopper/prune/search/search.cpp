@@ -86,10 +86,6 @@ int RemovalTarget::max_steps(std::vector<int64_t> unit_params) const {
   return std::max(n, 1);
 }
 
-std::string RemovalTarget::describe() const {
-  return units ? fmt::format("{}", *units) : fmt::format("{} of the decoder parameters", *ratio);
-}
-
 RemovalTarget removal_target(const ModelConfig& c, const SearchOptions& o, const std::string& unit) {
   check(o.remove.has_value() != o.ratio.has_value(), "give exactly one target: --remove N ({}) or --ratio R", unit);
   RemovalTarget t;
@@ -102,40 +98,6 @@ RemovalTarget removal_target(const ModelConfig& c, const SearchOptions& o, const
     t.ratio = o.ratio;
   }
   return t;
-}
-
-std::vector<int> order_by_previous(const std::vector<int>& keys, const std::map<int, double>& prev) {
-  std::vector<int> order(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) order[i] = static_cast<int>(i);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    auto ia = prev.find(keys[a]), ib = prev.find(keys[b]);
-    if (ia == prev.end() || ib == prev.end()) return ia != prev.end() && ib == prev.end();
-    return ia->second < ib->second;
-  });
-  return order;
-}
-
-GreedyStep greedy_step(CandidateEngine& engine, const SublayerSet& current, const std::vector<std::vector<int>>& groups,
-                       const std::vector<RowSpan>& rows, const std::vector<int>& order, bool full) {
-  check(!groups.empty(), "no candidates left to remove");
-  GreedyStep r;
-  r.scores.assign(groups.size(), std::nullopt);
-  double best = std::numeric_limits<double>::infinity();
-  for (int pos : order) {
-    SublayerSet cand = current;
-    for (int s : groups.at(pos)) cand.set(s);
-    // A candidate that only ties the best must still be scored in full (the earlier one wins ties).
-    auto score = engine.evaluate(cand, rows, full ? std::numeric_limits<double>::infinity() : best);
-    r.scores[pos] = score;
-    if (!score || !std::isfinite(*score)) continue;
-    if (r.best < 0 || *score < best || (*score == best && pos < r.best)) {
-      best = *score;
-      r.best = pos;
-    }
-  }
-  check(r.best >= 0, "every candidate's score was not finite");
-  r.best_score = best;
-  return r;
 }
 
 }  // namespace lopper

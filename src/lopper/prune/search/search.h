@@ -91,27 +91,10 @@ struct RemovalTarget {
   std::optional<double> ratio;
   int64_t decoder_params = 0;
   bool reached(const ModelConfig& c, const SublayerSet& removed, int units_removed) const;
-  std::string describe() const;
   // Steps the search will take at most (for the progress ETA): the units, or for a ratio the count
   // of the smallest candidate units (parameters each) whose sum reaches it.
   int max_steps(std::vector<int64_t> unit_params) const;
 };
 RemovalTarget removal_target(const ModelConfig& c, const SearchOptions& o, const std::string& unit);
-
-// One greedy step: every candidate group (sublayers removed together) is added to `current` and
-// scored; the lowest score wins, ties to the earlier candidate in list order. Candidates are
-// evaluated in `order` (positions into `groups`, best-first guesses) with bounded evaluation unless
-// `full`; the result's scores are null for candidates stopped early.
-struct GreedyStep {
-  int best = -1;                      // position in groups
-  double best_score = 0;
-  std::vector<std::optional<double>> scores;
-};
-GreedyStep greedy_step(CandidateEngine& engine, const SublayerSet& current, const std::vector<std::vector<int>>& groups,
-                       const std::vector<RowSpan>& rows, const std::vector<int>& order, bool full);
-
-// Evaluation order for the next step: by the previous step's scores (known ones first, ascending),
-// the rest in list order. `prev` maps a candidate key to its score.
-std::vector<int> order_by_previous(const std::vector<int>& keys, const std::map<int, double>& prev);
 
 }  // namespace lopper

@@ -31,12 +31,13 @@ class BlockPruner : public SearchMethod {
     int total = 0;
     for (bool p : present) total += p;
     // At least one sublayer must remain (a model of nothing is not a model): at most, all but the smallest.
+    const auto params = sublayer_param_counts(m.config);
     SublayerSet all_but_one(L);
     int smallest = -1;
     for (int s = 0; s < 2 * L; ++s) {
       if (!present[s]) continue;
       all_but_one.set(s);
-      if (smallest < 0 || sublayer_params(m.config, s) < sublayer_params(m.config, smallest)) smallest = s;
+      if (smallest < 0 || params[s] < params[smallest]) smallest = s;
     }
     all_but_one.set(smallest, false);
     if (target.units)
@@ -60,9 +61,10 @@ class BlockPruner : public SearchMethod {
     GreedySpec spec;
     spec.label = "blockpruner";
     spec.rows = engine.all_rows();
+    const auto params = sublayer_param_counts(m.config);
     std::vector<int64_t> unit_params;
     for (int s = 0; s < 2 * L; ++s)
-      if (present[s]) unit_params.push_back(sublayer_params(m.config, s));
+      if (present[s]) unit_params.push_back(params[s]);
     spec.expected_steps = target.max_steps(unit_params);
     spec.candidates = [&](const SublayerSet& cur, int step) {
       GreedyCandidates c;

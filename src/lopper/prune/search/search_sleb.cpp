@@ -68,9 +68,9 @@ class Sleb : public SearchMethod {
     GreedySpec spec;
     spec.label = "sleb";
     spec.rows = engine.all_rows();
+    const auto params = sublayer_param_counts(m.config);
     std::vector<int64_t> block_params;
-    for (int l : alive_blocks(present, none))
-      block_params.push_back(sublayer_params(m.config, 2 * l) + sublayer_params(m.config, 2 * l + 1));
+    for (int l : alive_blocks(present, none)) block_params.push_back(params[2 * l] + params[2 * l + 1]);
     spec.expected_steps = target.max_steps(block_params);
     spec.candidates = [&](const SublayerSet& cur, int) {
       GreedyCandidates c;

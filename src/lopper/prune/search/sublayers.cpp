@@ -60,7 +60,9 @@ bool is_attention_role(TensorRole r) {
 }
 
 // [2L] parameter counts, from the one list of tensors a config stores.
-std::vector<int64_t> params_per_sublayer(const ModelConfig& c) {
+}  // namespace
+
+std::vector<int64_t> sublayer_param_counts(const ModelConfig& c) {
   std::vector<int64_t> p(2 * c.layers.size(), 0);
   for_each_tensor(c, [&](const TensorSpec& t) {
     if (t.layer < 0) return;
@@ -71,18 +73,14 @@ std::vector<int64_t> params_per_sublayer(const ModelConfig& c) {
   return p;
 }
 
-}  // namespace
-
-int64_t sublayer_params(const ModelConfig& c, int s) { return params_per_sublayer(c).at(s); }
-
 int64_t decoder_params(const ModelConfig& c) {
   int64_t n = 0;
-  for (auto v : params_per_sublayer(c)) n += v;
+  for (auto v : sublayer_param_counts(c)) n += v;
   return n;
 }
 
 int64_t removed_params(const ModelConfig& c, const SublayerSet& removed) {
-  auto p = params_per_sublayer(c);
+  auto p = sublayer_param_counts(c);
   int64_t n = 0;
   for (int s : removed.removed_list()) n += p.at(s);
   return n;

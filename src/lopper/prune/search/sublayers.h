@@ -48,9 +48,10 @@ class SublayerSet {
 // Sublayers the model has (a loaded model may already lack some): present[s].
 std::vector<bool> present_sublayers(const ModelConfig& c);
 
-// Parameters of one sublayer: attention = input_layernorm + q/k/v/o (+ biases, q/k norms); MLP =
-// post_attention_layernorm + gate/up/down (+ biases). A layer's two sublayers sum to its parameters.
-int64_t sublayer_params(const ModelConfig& c, int s);
+// Parameters of every sublayer ([2L]): attention = input_layernorm + q/k/v/o (+ biases, q/k norms);
+// MLP = post_attention_layernorm + gate/up/down (+ biases). A layer's two sublayers sum to its
+// parameters.
+std::vector<int64_t> sublayer_param_counts(const ModelConfig& c);
 // All decoder-layer parameters (the denominator of --ratio).
 int64_t decoder_params(const ModelConfig& c);
 // Parameters removed by `removed` (sublayers the model lacks already count zero).
