@@ -34,7 +34,9 @@ void register_prune(CLI::App& app) {
     PruneRequest req;
     std::string model, sampler = "random", plan_in, save_plan, out, json, save_dtype, data_dir, eval = "wikitext2";
     int remove = 0, generations = 0;
-    double ratio = 0, sparsity = 0;
+    double ratio = 0, sparsity = 0, target_speedup = 0;
+    int remove_sublayers = 0;
+    bool no_latency_aware = false, no_tuning = false, no_measure = false;
     bool no_plus = false;
     std::string checkpoints = "all", stage_tokens = "2048,32768", stage_keep = "2,1", resume;
   };
@@ -44,7 +46,7 @@ void register_prune(CLI::App& app) {
   sub->add_option("--model", o->model, "Model directory")->required();
   sub->add_option("--method", o->req.method,
                   "depth: shortgpt | angular | window-ppl | block-ppl | taylor; search: sleb | blockpruner | 2ssp | "
-                  "evopress (docs/methods.md); sparsity: magnitude | wanda | sparsegpt (docs/sparsity.md)");
+                  "evopress | sprint (docs/methods.md); sparsity: magnitude | wanda | sparsegpt (docs/sparsity.md)");
   auto* rem = sub->add_option("--remove", o->remove,
                               "Blocks to remove (depth, sleb), sublayers (blockpruner), sublayers of each kind (evopress)");
   auto* rat = sub->add_option("--ratio", o->ratio,
@@ -104,8 +106,36 @@ void register_prune(CLI::App& app) {
   sub->add_option("--stage-tokens", o->stage_tokens, "evopress: tokens per selection stage")->default_val("2048,32768");
   sub->add_option("--stage-keep", o->stage_keep, "evopress: survivors per selection stage")->default_val("2,1");
   sub->add_option("--metric", so.metric, "evopress: fitness, kl | nll")->default_val("kl");
-  sub->add_option("--checkpoints", o->checkpoints,
-                  "Search engine: cached layer boundaries, all | none (full recompute) | K")->default_val("all");
+  auto* ck = sub->add_option("--checkpoints", o->checkpoints,
+                             "Search engine: cached layer boundaries, all | none (full recompute) | K (default: all; "
+                             "sprint: 8 besides the embedding, as the reference)");
+  auto& sp = o->req.search.sprint;
+  auto* tsp = sub->add_option("--target-speedup", o->target_speedup,
+                              "sprint: remove sublayers until the latency table predicts this speedup (e.g. 1.41)");
+  auto* rsub = sub->add_option("--remove-sublayers", o->remove_sublayers, "sprint: remove this many sublayers");
+  tsp->excludes(rsub);
+  rsub->excludes(rem);
+  sub->add_option("--sensitivity", sp.sensitivity,
+                  "sprint: metrics <l1|l2|l2true|cos>_<sentence|token|channel>, comma-separated (rank sum); l2 is the "
+                  "reference's (a relative L1 error), l2true the Euclidean one")->default_val("l2_sentence");
+  sub->add_flag("--no-latency-aware", o->no_latency_aware, "sprint: rank by sensitivity alone, not per unit of latency");
+  sub->add_flag("--no-tuning", o->no_tuning, "sprint: no least-squares refit (stage 1 alone chooses)");
+  sub->add_option("--candidates", sp.candidates, "sprint: stage-1 best re-scored with a refit")->default_val(5);
+  sub->add_option("--tuning-ratio", sp.tuning_ratio, "sprint: fraction of down_proj rows re-fitted")->default_val(1.0);
+  sub->add_option("--tuning-dtype", sp.tuning_dtype, "sprint: refit sums and solve in f32 | f64")->default_val("f32");
+  sub->add_option("--damping", sp.damping, "sprint: refit damping (the reference's regularized system; 0: none)")
+      ->default_val(0.0);
+  sub->add_option("--latency", sp.latency_file,
+                  "sprint: latency table file: read if it exists (same device, model and settings), else measured and "
+                  "written there (default: a per-user cache)");
+  sub->add_option("--latency-mode", sp.latency.mode, "sprint: generation | prompt")->default_val("generation");
+  sub->add_option("--latency-prompt", sp.latency.prompt_len,
+                  "sprint: prompt tokens (default: generation 1024, prompt 2048, fitted to the context)");
+  sub->add_option("--latency-gen", sp.latency.gen_len, "sprint: forced new tokens in generation mode (default 512)");
+  sub->add_option("--latency-batch", sp.latency.batch, "sprint: batch of the latency runs")->default_val(1);
+  sub->add_option("--latency-warmup", sp.latency.warmup, "sprint: untimed runs per model")->default_val(1);
+  sub->add_option("--latency-repeats", sp.latency.repeats, "sprint: timed rounds (median)")->default_val(3);
+  sub->add_flag("--no-measure-speedup", o->no_measure, "sprint: do not time the output against the input at the end");
   sub->add_option("--cache-device", so.engine.cache_device, "Search engine: where cached states live, auto | cpu")
       ->default_val("auto");
   sub->add_option("--cache-dtype", so.engine.cache_dtype, "Search engine: dtype of cached states, auto | f32 | bf16 | f16")
@@ -130,7 +160,7 @@ void register_prune(CLI::App& app) {
   sub->add_option("--device", o->req.load.device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->req.load.dtype, "auto | f32 | bf16 | f16")->default_val("auto");
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
-  sub->callback([o, rem, rat, spo, gen] {
+  sub->callback([o, rem, rat, spo, gen, ck, tsp, rsub] {
     PruneRequest& r = o->req;
     r.model_dir = o->model;
     if (rem->count()) r.remove = o->remove;
@@ -143,9 +173,18 @@ void register_prune(CLI::App& app) {
     if (gen->count()) r.search.generations = o->generations;
     r.search.stage_tokens = parse_int_list<int64_t>(o->stage_tokens, "--stage-tokens");
     r.search.stage_keep = parse_int_list<int>(o->stage_keep, "--stage-keep");
-    if (o->checkpoints == "all") r.search.engine.checkpoints = -1;
-    else if (o->checkpoints == "none") r.search.engine.checkpoints = 0;
-    else r.search.engine.checkpoints = parse_int_list<int>(o->checkpoints, "--checkpoints").at(0);
+    if (ck->count()) {
+      if (o->checkpoints == "all") r.search.engine.checkpoints = -1;
+      else if (o->checkpoints == "none") r.search.engine.checkpoints = 0;
+      else r.search.engine.checkpoints = parse_int_list<int>(o->checkpoints, "--checkpoints").at(0);
+      check(r.search.engine.checkpoints >= -1, "--checkpoints {} must be all, none or a count", o->checkpoints);
+      r.search.sprint.checkpoints = r.search.engine.checkpoints;
+    }
+    if (tsp->count()) r.search.sprint.target_speedup = o->target_speedup;
+    if (rsub->count()) r.remove = o->remove_sublayers;
+    r.search.sprint.latency_aware = !o->no_latency_aware;
+    r.search.sprint.tuning = !o->no_tuning;
+    r.measure_speedup = !o->no_measure;
     r.resume = o->resume;
     r.progress = o->json;
     r.plan_in = o->plan_in;

@@ -177,6 +177,41 @@ TEST(Cli, SearchMethodReportResumeAndErrors) {
   remove_tree(dir);
 }
 
+TEST(Cli, SprintPrunesRefitsMeasuresAndRefuses) {
+  LOPPER_REQUIRE_SHARED();
+  auto dir = test::temp_dir("cli-sprint");
+  auto model = test::bundled_model().string();
+  auto table = (dir / "latency.json").string();
+  const std::string base = "prune --model " + model + " --method sprint --calib tinystories --nsamples 4 --seqlen 64 "
+                           "--eval-ppl none --latency-mode prompt --latency-prompt 32 --latency-repeats 1 --latency " +
+                           table + " ";
+  auto r = run(base + "--remove-sublayers 2 --out " + (dir / "out").string() + " --json " + (dir / "r.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto report = nlohmann::json::parse(read_file(dir / "r.json"));
+  EXPECT_EQ(report["steps"].size(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(table));
+  EXPECT_GT(report["speedup"]["measured"].get<double>(), 0);
+  EXPECT_GT(report["speedup"]["predicted"].get<double>(), 1);
+  EXPECT_TRUE(report["method_details"]["latency_table"].contains("attention_s"));
+  EXPECT_NE(r.out.find("speedup (prompt mode): predicted"), std::string::npos) << r.out;
+  EXPECT_EQ(run("info --model " + (dir / "out").string()).code, 0);
+
+  const std::string plan = "--plan-only --save-plan " + (dir / "never.json").string() + " ";
+  expect_one_line_error(run(base + plan + "--target-speedup 100"), "cannot be reached by removing sublayers");
+  expect_one_line_error(run(base + plan + "--target-speedup 1.2 --candidates 0"), "--candidates 0");
+  expect_one_line_error(run(base + plan + "--target-speedup 0.9"), "must be above 1");
+  expect_one_line_error(run(base + plan + "--remove-sublayers 10"), "at least one must remain");
+  expect_one_line_error(run(base + plan + "--target-speedup 1.2 --sensitivity l3_sentence"), "l3");
+  expect_one_line_error(run(base + plan + "--target-speedup 1.2 --ratio 0.2"), "--target-speedup");
+  // The table was measured for the bundled model; another model must not use it.
+  auto other = "prune --model " + (test::shared_dir() / "models/testbed-15m").string() +
+               " --method sprint --calib tinystories --nsamples 4 --seqlen 64 --eval-ppl none --latency-mode prompt "
+               "--latency-prompt 32 --latency " + table + " --target-speedup 1.2 " + plan;
+  expect_one_line_error(run(other), "was measured for another model");
+  EXPECT_FALSE(std::filesystem::exists(dir / "never.json"));
+  remove_tree(dir);
+}
+
 TEST(Cli, EvalTasksAndPerplexityInOneRun) {
   LOPPER_REQUIRE_SHARED();
   auto dir = test::temp_dir("cli-tasks");

@@ -3,14 +3,20 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <ATen/Parallel.h>
+
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #ifdef LOPPER_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime_api.h>
 #endif
+
+#include <fmt/format.h>
 
 namespace lopper {
 
@@ -106,6 +112,27 @@ int64_t available_memory_bytes(const c10::Device& device) {
   }
   std::fclose(f);
   return out;
+}
+
+std::string device_name(const c10::Device& device) {
+#ifdef LOPPER_WITH_CUDA
+  if (device.is_cuda()) {
+    cudaDeviceProp prop{};
+    const int index = device.has_index() ? device.index() : c10::cuda::current_device();
+    if (cudaGetDeviceProperties(&prop, index) == cudaSuccess) return fmt::format("cuda: {}", prop.name);
+    return "cuda: unknown";
+  }
+#endif
+  std::string model = "unknown";
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) model = line.substr(line.find_first_not_of(" \t", colon + 1));
+      break;
+    }
+  }
+  return fmt::format("cpu: {} x{}", model, at::get_num_threads());
 }
 
 }  // namespace lopper

@@ -4,6 +4,7 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <string>
 
 namespace lopper {
 
@@ -25,5 +26,9 @@ int64_t available_memory_bytes(const c10::Device& device);
 
 // Bytes in use now: CUDA tensor memory, or the CPU process's resident set size (VmRSS).
 int64_t current_memory_bytes(const c10::Device& device);
+
+// A name for the hardware behind `device`, for keys of measurements that only hold there (latency
+// tables): "cpu: <CPU model> x<threads>" or "cuda: <GPU name>".
+std::string device_name(const c10::Device& device);
 
 }  // namespace lopper

@@ -6,6 +6,7 @@
 #include "lopper/eval/eval_command.h"
 #include "lopper/model/save.h"
 #include "lopper/prune/plan.h"
+#include "lopper/prune/search/sprint_latency.h"
 #include "lopper/prune/search/search_plan.h"
 #include "lopper/tokenizer/tokenizer.h"
 #include "lopper/util/error.h"
@@ -167,14 +168,19 @@ nlohmann::json run_prune(const PruneRequest& req) {
   const int layers_before = model.config.num_layers();
 
   Measured ppl;
+  std::optional<Model> dense;  // SPRINT: the input model, to time against the output
   if (sparse) {
     ppl = sparsify(model, tok, req, report);
     if (!req.save_plan.empty()) write_file_atomic(req.save_plan, report["plan"].dump(2) + "\n");
   } else {
     PruningPlan plan;
+    std::map<int, at::Tensor> refits;  // layer of the input model -> re-fitted down_proj weight
     if (!req.plan_in.empty()) {
       plan = PruningPlan::load(req.plan_in);
       report["plan_source"] = req.plan_in.string();
+      if (plan.method == "sprint")
+        std::printf("-- note: a plan holds SPRINT's removals only; its re-fitted down_proj rows are in the checkpoint "
+                    "it saved, not here (this applies the removals without the refit)\n");
     } else if (search) {
       SearchRequest sr{req.method, req.search, req.calib, req.resume, req.progress};
       sr.options.remove = req.remove;
@@ -182,7 +188,7 @@ nlohmann::json run_prune(const PruneRequest& req) {
       sr.options.sparsity = req.sparsity.sparsity;
       sr.options.engine.micro_batch = req.depth.micro_batch;
       sr.options.seed = req.calib.seed;
-      plan = plan_search(model, tok, sr, report);
+      plan = plan_search(model, tok, sr, report, &refits);
     } else {
       plan = plan_depth(model, tok, req, report);
     }
@@ -205,6 +211,8 @@ nlohmann::json run_prune(const PruneRequest& req) {
     ppl.before = measure(model, tok, req, "before");
     ppl.before_s = seconds_since(t_eval);
     auto t_apply = Clock::now();
+    if (req.method == "sprint" && req.measure_speedup) dense = model;  // shallow: shares the unchanged weights
+    for (const auto& [layer, w] : refits) model.weights.layers.at(layer).mlp->down = w;  // before renumbering
     plan.apply(model);
     report["timing"]["apply_s"] = seconds_since(t_apply);
     auto t_eval2 = Clock::now();
@@ -245,6 +253,22 @@ nlohmann::json run_prune(const PruneRequest& req) {
     report["out"] = req.out_dir.string();
     report["timing"]["save_s"] = seconds_since(t_save);
     std::printf("-- saved %s\n", req.out_dir.string().c_str());
+  }
+  if (dense) {
+    // The output model against the input, timed side by side in the search's latency mode.
+    const auto& table = report["method_details"]["latency_table"];
+    auto r = measure_latency({&*dense, &model}, req.search.sprint.latency);
+    const double measured = r.median_s[0] / r.median_s[1];
+    report["speedup"] = {{"predicted", report["method_details"]["predicted_speedup"]},
+                         {"measured", measured},
+                         {"dense_s", r.median_s[0]},
+                         {"pruned_s", r.median_s[1]},
+                         {"dense_runs_s", r.runs_s[0]},
+                         {"pruned_runs_s", r.runs_s[1]},
+                         {"settings", table.value("settings", nlohmann::json())}};
+    std::printf("-- speedup (%s mode): predicted %.4f, measured %.4f (%.2f ms -> %.2f ms)\n",
+                req.search.sprint.latency.mode.c_str(), report["speedup"]["predicted"].get<double>(), measured,
+                r.median_s[0] * 1e3, r.median_s[1] * 1e3);
   }
   report["timing"]["total_s"] = seconds_since(t_start);
   return report;

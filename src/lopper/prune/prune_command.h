@@ -40,6 +40,7 @@ struct PruneRequest {
   std::filesystem::path out_dir;       // pruned checkpoint
   bool force = false;                  // replace an existing out_dir
   std::optional<std::string> save_dtype;  // f32 | bf16 | f16 (default: the source checkpoint's)
+  bool measure_speedup = true;         // sprint: time the output against the input after pruning
   std::vector<std::string> eval_ppl;   // datasets to measure before and after (empty: none)
   PerplexityOptions eval;
 };

@@ -118,6 +118,33 @@ void CandidateEngine::set_base(const SublayerSet& base) {
   }
 }
 
+at::Tensor CandidateEngine::run_sublayers(at::Tensor h, int from, int to, const SublayerSet& removed,
+                                         ForwardContext* ctx) {
+  check(from >= 0 && from <= to && to <= 2 * num_layers(), "sublayer range [{}, {}) is outside 0..{}", from, to,
+        2 * num_layers());
+  ForwardContext local;
+  ForwardContext& c = ctx ? *ctx : local;
+  for (int s = from; s < to; ++s) {
+    if (removed.removed(s)) continue;
+    const bool attn = sublayer_kind(s) == SublayerKind::Attention;
+    h = model_.run_layer(sublayer_layer(s), h, c, attn, !attn);  // a missing sublayer passes h through
+    ++sublayer_runs_;
+  }
+  return h;
+}
+
+at::Tensor CandidateEngine::base_state(int s, int64_t row0, int64_t n) {
+  check(s >= 0 && s <= 2 * num_layers(), "sublayer {} is outside 0..{}", s, 2 * num_layers());
+  check(row0 >= 0 && n >= 1 && row0 + n <= num_rows(), "rows [{}, {}) are outside the {} calibration rows", row0,
+        row0 + n, num_rows());
+  int start = -1;
+  for (int b : cached_)
+    if (2 * b <= s) start = b;
+  at::Tensor h = start >= 0 ? states_[start].narrow(0, row0, n).to(model_.device, model_.dtype)
+                            : model_.embed(ids_.narrow(0, row0, n));  // [n, T, C]
+  return run_sublayers(h, 2 * std::max(start, 0), s, base_);
+}
+
 double CandidateEngine::metric_sum(const at::Tensor& h, const at::Tensor& ids, const at::Tensor& dense_h) {
   // The head runs a few rows at a time so that the [rows, T, V] logits (and, for KL, their fp64
   // log-probabilities) stay near 2^28 elements: one 2048-token row of a 128k vocabulary at a time.
@@ -206,7 +233,8 @@ nlohmann::json CandidateEngine::report() const {
           {"micro_batch", opts_.micro_batch},
           {"evaluations", evaluations_},
           {"stopped_early", stopped_early_},
-          {"layer_runs", layer_runs_}};
+          {"layer_runs", layer_runs_},
+          {"sublayer_runs", sublayer_runs_}};
 }
 
 }  // namespace lopper

@@ -11,8 +11,9 @@ std::unique_ptr<SearchMethod> make_sleb();
 std::unique_ptr<SearchMethod> make_blockpruner();
 std::unique_ptr<SearchMethod> make_2ssp();
 std::unique_ptr<SearchMethod> make_evopress();
+std::unique_ptr<SearchMethod> make_sprint();
 
-std::vector<std::string> search_method_names() { return {"sleb", "blockpruner", "2ssp", "evopress"}; }
+std::vector<std::string> search_method_names() { return {"sleb", "blockpruner", "2ssp", "evopress", "sprint"}; }
 
 bool is_search_method(const std::string& name) {
   auto n = search_method_names();
@@ -24,6 +25,7 @@ std::unique_ptr<SearchMethod> make_search_method(const std::string& name) {
   if (name == "blockpruner") return make_blockpruner();
   if (name == "2ssp") return make_2ssp();
   if (name == "evopress") return make_evopress();
+  if (name == "sprint") return make_sprint();
   return nullptr;
 }
 

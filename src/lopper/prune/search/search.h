@@ -7,6 +7,7 @@
 // prune command writes into the report (--json). Given those back (--resume REPORT), a method replays
 // the recorded steps and continues, so the final choice is that of an uninterrupted run.
 #pragma once
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,11 +18,27 @@
 #include <nlohmann/json.hpp>
 
 #include "lopper/calib/calibration.h"
+#include "lopper/eval/latency.h"
 #include "lopper/model/model.h"
 #include "lopper/prune/search/candidate_engine.h"
 #include "lopper/prune/search/sublayers.h"
 
 namespace lopper {
+
+// SPRINT (search_sprint.cpp); its sublayer target is SearchOptions::remove.
+struct SprintOptions {
+  std::optional<double> target_speedup;  // stop when the predicted speedup reaches this
+  std::string sensitivity = "l2_sentence";  // metrics, comma-separated (sprint_scores.h)
+  bool latency_aware = true;             // score / latency of the sublayer's type
+  bool tuning = true;                    // stage 2: least-squares refit of the next MLP's down_proj
+  int candidates = 5;                    // stage-1 best re-scored with refits
+  double tuning_ratio = 1.0;             // fraction of down_proj rows re-fitted
+  std::string tuning_dtype = "f32";      // f32 | f64 sums and solve
+  double damping = 0;
+  int checkpoints = 8;                   // cached layer boundaries besides the embedding (-1: all)
+  LatencySettings latency;
+  std::filesystem::path latency_file;    // --latency FILE (empty: the per-user cache)
+};
 
 struct SearchOptions {
   std::optional<int> remove;        // blocks (sleb) or sublayers (blockpruner); evopress: k of each type
@@ -43,6 +60,7 @@ struct SearchOptions {
   uint64_t seed = 0;
   std::string metric = "kl";        // evopress fitness: kl | nll
   EngineOptions engine;
+  SprintOptions sprint;
   bool full_scores = false;         // score every candidate in full (no bounded evaluation)
   nlohmann::json resume_steps;      // steps of an earlier run (validated by resumed_steps); null: fresh
   std::function<void(const nlohmann::json& steps)> on_step;  // after every completed step
@@ -53,6 +71,7 @@ struct SearchResult {
   std::map<int, std::vector<int64_t>> keep_channels;  // 2ssp: FFN channels kept per layer
   nlohmann::json steps = nlohmann::json::array();
   nlohmann::json details = nlohmann::json::object();
+  std::map<int, at::Tensor> down_proj;                // sprint: re-fitted down_proj weights by layer
   nlohmann::json engine;                              // CandidateEngine::report()
   std::string unit;                                   // "blocks" | "sublayers"
 };

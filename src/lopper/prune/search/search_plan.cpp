@@ -21,7 +21,7 @@ nlohmann::json read_report(const std::filesystem::path& p) {
 }
 
 void print_step(const nlohmann::json& s) {
-  if (s.contains("generation")) return;  // evopress: one line at the end
+  if (s.contains("generation") || s.contains("predicted_speedup")) return;  // evopress, sprint: their own lines
   std::printf("   step %3d  removed %-10s  score %.6f%s%s\n", s.value("step", 0), s.value("label", "?").c_str(),
               s.value("score", 0.0), s.contains("ppl") ? fmt::format("  ppl {:.4f}", s["ppl"].get<double>()).c_str() : "",
               s.value("resumed", false) ? "  (resumed)" : "");
@@ -29,7 +29,8 @@ void print_step(const nlohmann::json& s) {
 
 }  // namespace
 
-PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchRequest& req, nlohmann::json& report) {
+PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchRequest& req, nlohmann::json& report,
+                        std::map<int, at::Tensor>* down_proj) {
   auto method = make_search_method(req.method);
   check(method != nullptr, "--method \"{}\" is not a search method", req.method);
   auto t0 = std::chrono::steady_clock::now();
@@ -71,6 +72,10 @@ PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchReques
   report["final_structure"] = describe_removal(m.config, r.removed);
   report["timing"]["score_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   report["timing"]["search_s"] = search_s;  // the search alone (no calibration loading)
+  if (down_proj) *down_proj = r.down_proj;
+  if (req.method == "sprint")
+    std::printf("   predicted speedup %.4f; %zu down_proj re-fitted\n", r.details.value("predicted_speedup", 0.0),
+                r.down_proj.size());
   if (req.method == "evopress" && !r.steps.empty())
     std::printf("   %zu generations, final fitness (%s) %.6f\n", r.steps.size() - 1, o.metric.c_str(),
                 r.steps.back().value("fitness", 0.0));

@@ -24,7 +24,10 @@ struct SearchRequest {
 };
 
 // Fills report["search"], ["steps"], ["engine"], ["method_details"], ["calibration"],
-// ["final_structure"] and ["timing"]["score_s"]; returns the plan.
-PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchRequest& req, nlohmann::json& report);
+// ["final_structure"] and ["timing"]["score_s"]; returns the plan. Weights a method changes (SPRINT's
+// re-fitted down_proj, by layer of the input model) go to `down_proj`: a plan is plain data and
+// does not hold them.
+PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchRequest& req, nlohmann::json& report,
+                        std::map<int, at::Tensor>* down_proj = nullptr);
 
 }  // namespace lopper
