@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "lopper/eval/eval_command.h"
+#include "lopper/model/device.h"
 #include "lopper/model/save.h"
 #include "lopper/prune/plan.h"
 #include "lopper/prune/search/sprint_latency.h"
@@ -203,6 +204,9 @@ nlohmann::json run_prune(const PruneRequest& req) {
       else if (a.op == "keep_mlp_channels")
         std::printf("   layer %d keeps %zu FFN channels\n", a.layer, a.indices.size());
     if (req.plan_only) {
+      if (!refits.empty())
+        std::printf("-- note: the plan holds the removals only; the %zu re-fitted down_proj are kept only in a "
+                    "checkpoint written with --out\n", refits.size());
       report["timing"]["total_s"] = seconds_since(t_start);
       return report;
     }
@@ -271,6 +275,10 @@ nlohmann::json run_prune(const PruneRequest& req) {
                 r.median_s[0] * 1e3, r.median_s[1] * 1e3);
   }
   report["timing"]["total_s"] = seconds_since(t_start);
+  // The whole job's peak (device tensor memory on CUDA, resident set on CPU).
+  report["peak_memory_bytes"] = peak_memory_bytes(model.device);
+  std::printf("-- peak memory %.1f MB (%s)\n", static_cast<double>(report["peak_memory_bytes"].get<int64_t>()) / 1e6,
+              model.device.is_cuda() ? "device" : "resident set");
   return report;
 }
 

@@ -80,10 +80,15 @@ PruningPlan plan_search(const Model& m, const Tokenizer& tok, const SearchReques
     std::printf("   %zu generations, final fitness (%s) %.6f\n", r.steps.size() - 1, o.metric.c_str(),
                 r.steps.back().value("fitness", 0.0));
   std::printf("-- search took %.2f s\n", search_s);
-  std::printf("-- engine: %ld evaluations (%ld stopped early), %ld layer runs, %zu boundaries cached (%.3f GB)\n",
-              static_cast<long>(r.engine.value("evaluations", 0)), static_cast<long>(r.engine.value("stopped_early", 0)),
-              static_cast<long>(r.engine.value("layer_runs", 0)), r.engine["boundaries_cached"].size(),
-              r.engine.value("cache_gb", 0.0));
+  if (req.method == "sprint")
+    std::printf("-- engine: %ld sublayer runs, %ld layer runs, %zu boundaries cached (%.3f GB)\n",
+                static_cast<long>(r.engine.value("sublayer_runs", 0)), static_cast<long>(r.engine.value("layer_runs", 0)),
+                r.engine["boundaries_cached"].size(), r.engine.value("cache_gb", 0.0));
+  else
+    std::printf("-- engine: %ld evaluations (%ld stopped early), %ld layer runs, %zu boundaries cached (%.3f GB)\n",
+                static_cast<long>(r.engine.value("evaluations", 0)), static_cast<long>(r.engine.value("stopped_early", 0)),
+                static_cast<long>(r.engine.value("layer_runs", 0)), r.engine["boundaries_cached"].size(),
+                r.engine.value("cache_gb", 0.0));
 
   auto plan = PruningPlan::for_model(m, method->name());
   for (const auto& [layer, channels] : r.keep_channels) plan.actions.push_back({"keep_mlp_channels", layer, channels});

@@ -33,6 +33,8 @@ struct SprintTuned {
 class SprintState {
  public:
   SprintState(const Model& m, const at::Tensor& ids, const SearchOptions& o, const SublayerLatency& lat);
+  SprintState(const SprintState&) = delete;  // the engine refers to work_
+  SprintState& operator=(const SprintState&) = delete;
 
   const SublayerSet& removed() const { return removed_; }
   bool alive(int s) const { return present_[s] && !removed_.removed(s); }
