@@ -15,6 +15,7 @@
 #include "lopper/util/error.h"
 #include "lopper/util/progress.h"
 #include "prune/search/plain_search.h"
+#include "prune/search/testbed_search_data.h"
 #include "test_paths.h"
 
 namespace lopper {
@@ -22,26 +23,20 @@ namespace {
 
 struct SearchFixture : ::testing::Test {
   static void SetUpTestSuite() {
-    if (!std::filesystem::exists(test::shared_dir() / "models/testbed-15m")) return;
-    Progress::set_enabled(false);
-    auto dir = test::shared_dir() / "models/testbed-15m";
-    model_ = new Model(Model::load(dir, {"cpu", "f32"}));
-    CalibOptions c;
-    c.dataset = "tinystories";
-    c.nsamples = 4;
-    c.seqlen = 24;
-    c.data_dir = test::shared_dir() / "data";
-    calib_ = new CalibData(load_calibration(Tokenizer::from_dir(dir), c, 1024));
+    data_ = test::load_testbed_search_data().release();
+    if (!data_) return;
+    model_ = &data_->model;
+    calib_ = &data_->calib;
   }
   static void TearDownTestSuite() {
-    delete model_;
-    delete calib_;
+    delete data_;
   }
   static SearchOptions options() {
     SearchOptions o;
     o.engine.micro_batch = 1;  // several chunks per evaluation, so bounded evaluation has work to skip
     return o;
   }
+  static inline test::TestbedSearchData* data_ = nullptr;
   static inline Model* model_ = nullptr;
   static inline CalibData* calib_ = nullptr;
 };

@@ -8,6 +8,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include "lopper/calib/calibration.h"
+#include "lopper/prune/prune_command.h"
 #include "lopper/prune/search/search.h"
 #include "lopper/prune/search/sprint_latency.h"
 #include "lopper/tokenizer/tokenizer.h"
@@ -15,6 +16,7 @@
 #include "lopper/util/fs.h"
 #include "lopper/util/progress.h"
 #include "model/tiny_model.h"
+#include "prune/search/testbed_search_data.h"
 #include "test_paths.h"
 
 namespace lopper {
@@ -24,21 +26,14 @@ constexpr double kAttn = 2e-3, kMlp = 3e-3;  // the supplied latency table (seco
 
 struct SprintFixture : ::testing::Test {
   static void SetUpTestSuite() {
-    if (!std::filesystem::exists(test::shared_dir() / "models/testbed-15m")) return;
-    Progress::set_enabled(false);
-    auto dir = test::shared_dir() / "models/testbed-15m";
-    model_ = new Model(Model::load(dir, {"cpu", "f32"}));
-    CalibOptions c;
-    c.dataset = "tinystories";
-    c.nsamples = 4;
-    c.seqlen = 24;
-    c.data_dir = test::shared_dir() / "data";
-    calib_ = new CalibData(load_calibration(Tokenizer::from_dir(dir), c, 1024));
+    data_ = test::load_testbed_search_data().release();
+    if (!data_) return;
+    model_ = &data_->model;
+    calib_ = &data_->calib;
     dir_ = new std::filesystem::path(test::temp_dir("sprint-search"));
   }
   static void TearDownTestSuite() {
-    delete model_;
-    delete calib_;
+    delete data_;
     if (dir_) remove_tree(*dir_);
     delete dir_;
   }
@@ -61,6 +56,7 @@ struct SprintFixture : ::testing::Test {
     o.sprint.latency_file = table_file();
     return o;
   }
+  static inline test::TestbedSearchData* data_ = nullptr;
   static inline Model* model_ = nullptr;
   static inline CalibData* calib_ = nullptr;
   static inline std::filesystem::path* dir_ = nullptr;
@@ -169,6 +165,50 @@ TEST_F(SprintFixture, TuningIsTheSameWithAnyCheckpointsAndWhenResumed) {
   EXPECT_FALSE(resumed.steps[2].value("resumed", false));
 }
 
+TEST_F(SprintFixture, SavedCheckpointHoldsTheRefitsInTheRightLayers) {
+  LOPPER_REQUIRE_SHARED();
+  auto o = options();
+  o.remove = 5;
+  auto r = make_search_method("sprint")->run(*model_, *calib_, o);
+  ASSERT_FALSE(r.down_proj.empty());
+  // The same search through the prune job, saved.
+  PruneRequest req;
+  req.model_dir = test::shared_dir() / "models/testbed-15m";
+  req.load = {"cpu", "f32"};
+  req.method = "sprint";
+  req.remove = 5;
+  req.calib.dataset = "tinystories";
+  req.calib.nsamples = 4;
+  req.calib.seqlen = 24;
+  req.calib.data_dir = test::shared_dir() / "data";
+  req.depth.micro_batch = 1;
+  req.search.sprint.latency_file = o.sprint.latency_file;
+  req.measure_speedup = false;
+  req.out_dir = *dir_ / "out";
+  req.save_dtype = "f32";
+  auto report = run_prune(req);
+  EXPECT_EQ(removal_order(report["steps"]), removal_order(r.steps));
+  auto out = Model::load(req.out_dir, {"cpu", "f32"});
+  // Input layer l is output layer l minus the whole layers removed before it.
+  int shift = 0, checked = 0;
+  for (int l = 0; l < model_->config.num_layers(); ++l) {
+    if (r.removed.attn_removed(l) && r.removed.mlp_removed(l)) {
+      ++shift;
+      continue;
+    }
+    const auto& lw = out.weights.layers.at(l - shift);
+    ASSERT_EQ(lw.mlp.has_value(), !r.removed.mlp_removed(l)) << "layer " << l;
+    ASSERT_EQ(lw.attn.has_value(), !r.removed.attn_removed(l)) << "layer " << l;
+    if (!lw.mlp) continue;
+    const bool refit = r.down_proj.count(l) != 0;
+    const at::Tensor& want = refit ? r.down_proj.at(l) : model_->weights.layers[l].mlp->down;
+    EXPECT_TRUE(at::equal(lw.mlp->down, want)) << "layer " << l << (refit ? " (re-fitted)" : "");
+    EXPECT_TRUE(at::equal(lw.mlp->up, model_->weights.layers[l].mlp->up)) << "layer " << l;
+    checked += refit;
+  }
+  EXPECT_EQ(checked, static_cast<int>(r.down_proj.size()));
+}
+
 TEST_F(SprintFixture, StopsAtTheTargetSpeedupAndRefusesImpossibleOnes) {
   LOPPER_REQUIRE_SHARED();
   auto o = options();
@@ -219,7 +259,7 @@ TEST_F(SprintFixture, LatencyTableKeysAreChecked) {
   expect_error(other_device, "another device");
   auto other_settings = good;
   other_settings["key"]["settings"]["mode"] = "prompt";
-  expect_error(other_settings, "another settings mode");
+  expect_error(other_settings, "other settings mode");
   auto negative = good;
   negative["mlp_s"] = -1.0;
   expect_error(negative, "must be positive");

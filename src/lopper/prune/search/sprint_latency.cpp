@@ -47,16 +47,15 @@ void check_key(const nlohmann::json& have, const nlohmann::json& want, const std
   for (const char* part : {"device", "model", "settings"}) {
     const auto& h = have.value(part, nlohmann::json()), &w = want[part];
     if (h == w) continue;
-    std::string what = part;
+    std::string what = std::string(part == std::string("settings") ? "other " : "another ") + part;
     if (h.is_object() && w.is_object())
       for (auto& [k, v] : w.items())
         if (h.value(k, nlohmann::json()) != v) {
-          what = fmt::format("{} {} = {} (this run: {})", part, k, h.value(k, nlohmann::json()).dump(), v.dump());
+          what = fmt::format("{} {} = {} (this run: {})", what, k, h.value(k, nlohmann::json()).dump(), v.dump());
           break;
         }
-    if (!h.is_object()) what = fmt::format("{} {} (this run: {})", part, h.dump(), w.dump());
-    fail("latency table {} was measured for another {}; remove the file or give another --latency path", source,
-         what);
+    if (!h.is_object()) what = fmt::format("{} {} (this run: {})", what, h.dump(), w.dump());
+    fail("latency table {} was measured for {}; remove the file or give another --latency path", source, what);
   }
 }
 
@@ -92,13 +91,15 @@ SublayerLatency measure_sublayer_latency(const Model& m, const LatencySettings& 
         "them); this model has {}", L);
   validate_latency_settings(s, m.config.max_position_embeddings);
   SublayerLatency t;
-  for (int i = 0; i < n; ++i) t.layers.push_back(L - 2 - i);
+  // The reference's layers L-2, L-3, ...; in a model that lost sublayers already, the last n layers
+  // before the final one that still have both.
+  for (int l = L - 2; l >= 0 && static_cast<int>(t.layers.size()) < n; --l)
+    if (m.config.layers[l].has_attn && m.config.layers[l].has_mlp) t.layers.push_back(l);
+  check(static_cast<int>(t.layers.size()) == n, "the latency table needs {} layers with both sublayers before the "
+        "last one; this model has {}", n, t.layers.size());
   // Shallow copies: surgery replaces optional sublayers, it does not touch shared weight tensors.
   Model no_mlp = m, no_attn = m;
   for (int l : t.layers) {
-    check(m.config.layers[l].has_attn && m.config.layers[l].has_mlp,
-          "layer {} already lacks a sublayer; the latency table needs the last layers whole (measure it on the "
-          "unpruned model and pass it with --latency FILE)", l);
     remove_mlp(no_mlp, l);
     remove_attention(no_attn, l);
   }

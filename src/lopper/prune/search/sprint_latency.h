@@ -1,7 +1,8 @@
 // SPRINT's latency table (compression_utils.py get_latencies): how long one attention and one MLP
 // sublayer take, measured end to end on the device lopper runs on.
 //
-//   n  = int(0.25 L) layers: L-2, L-3, ..., L-1-n (the last n layers before the final one)
+//   n  = int(0.25 L) layers: L-2, L-3, ..., L-1-n (the last n layers before the final one; in a model
+//        that already lacks sublayers, the last n before the final one that have both)
 //   T1 = the model as it is, T2 = without those layers' MLPs, T3 = without their attentions
 //   attention = (T1 - T3) / n, MLP = (T1 - T2) / n
 //
