@@ -197,7 +197,9 @@ TEST(Cli, SprintPrunesRefitsMeasuresAndRefuses) {
   EXPECT_EQ(run("info --model " + (dir / "out").string()).code, 0);
 
   const std::string plan = "--plan-only --save-plan " + (dir / "never.json").string() + " ";
-  expect_one_line_error(run(base + plan + "--target-speedup 100"), "cannot be reached by removing sublayers");
+  // Far beyond what any table can predict (timing noise on this tiny model can floor a latency, which
+  // raises the maximum to a few hundred).
+  expect_one_line_error(run(base + plan + "--target-speedup 1e6"), "cannot be reached by removing sublayers");
   expect_one_line_error(run(base + plan + "--target-speedup 1.2 --candidates 0"), "--candidates 0");
   expect_one_line_error(run(base + plan + "--target-speedup 0.9"), "must be above 1");
   expect_one_line_error(run(base + plan + "--remove-sublayers 10"), "at least one must remain");
