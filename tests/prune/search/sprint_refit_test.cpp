@@ -46,7 +46,8 @@ TEST(SprintRefit, EqualsClosedFormLeastSquares) {
     EXPECT_TRUE(r.finite);
     EXPECT_EQ(r.rows_refit, 16);
     const double err = (r.weight.to(at::kDouble) - expect).abs().max().item<double>();
-    EXPECT_LT(err, dt == at::kDouble ? 1e-6 : 2e-4) << "dtype " << c10::toString(dt);
+    // fp64 sums: the fp32 rounding of the result (seen 1e-8); fp32 sums: seen 3e-7.
+    EXPECT_LT(err, dt == at::kDouble ? 1e-7 : 2e-6) << "dtype " << c10::toString(dt);
     EXPECT_EQ(r.weight.scalar_type(), at::kFloat);
   }
 }
@@ -65,7 +66,7 @@ TEST(SprintRefit, RowSelectionAndDamping) {
   for (int64_t row = 0; row < 12; ++row) {
     auto got = r.weight[row].to(at::kDouble);
     auto want = r.rows[row].item<bool>() ? closed[row] : w[row];  // other rows keep the original
-    EXPECT_LT((got - want).abs().max().item<double>(), 1e-5) << "row " << row;
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-7) << "row " << row;  // fp32 rounding of fp64
   }
   // Damping d: the stacked system [A; dI] W^T = [B; d W0^T] has the normal equations
   // (A^T A + d^2 I) W^T = A^T B + d^2 W0^T with A = X^T X, B = X^T Y.
@@ -74,7 +75,7 @@ TEST(SprintRefit, RowSelectionAndDamping) {
   auto eye = at::eye(20, a.options());
   auto want = at::linalg_solve(a.t().matmul(a) + damp * damp * eye, a.t().matmul(b) + damp * damp * w.t()).t();
   auto rd = solve_refit(acc, d.w, 1.0, damp);
-  EXPECT_LT((rd.weight.to(at::kDouble) - want).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((rd.weight.to(at::kDouble) - want).abs().max().item<double>(), 1e-7);
 }
 
 TEST(SprintRefit, NonFiniteKeepsOriginalAndBadOptionsFail) {

@@ -85,15 +85,11 @@ class CandidateEngine {
   // [from, to) with `removed` skipped (ctx: taps, e.g. to capture an MLP's inner activations).
   at::Tensor base_state(int s, int64_t row0, int64_t n);
   at::Tensor run_sublayers(at::Tensor h, int from, int to, const SublayerSet& removed, ForwardContext* ctx = nullptr);
-  // Boundaries cached (layer indices whose input is kept).
-  const std::vector<int>& boundaries() const { return cached_; }
-  at::Tensor rows_ids(int64_t row0, int64_t n) const { return ids_.narrow(0, row0, n); }
 
   // Work counters and memory use, for reports and the speed comparison.
   int64_t evaluations() const { return evaluations_; }
   int64_t stopped_early() const { return stopped_early_; }
   int64_t layer_runs() const { return layer_runs_; }  // micro-batch x layer forward passes
-  int64_t sublayer_runs() const { return sublayer_runs_; }  // micro-batch x sublayer (run_sublayers)
   nlohmann::json report() const;
 
  private:
@@ -112,7 +108,8 @@ class CandidateEngine {
   std::vector<at::Tensor> states_;      // [L + 1]: [N, T, C] where cached, undefined elsewhere
   at::Tensor dense_final_;              // [N, T, C] dense output of the last layer (kl only)
   SublayerSet base_;
-  int64_t evaluations_ = 0, stopped_early_ = 0, layer_runs_ = 0, sublayer_runs_ = 0;
+  int64_t evaluations_ = 0, stopped_early_ = 0, layer_runs_ = 0;
+  int64_t sublayer_runs_ = 0;  // micro-batch x sublayer passes of run_sublayers
   int64_t bytes_per_boundary_ = 0;
   double budget_bytes_ = 0;
 };

@@ -85,13 +85,10 @@ class Sprint : public SearchMethod {
     }
     const auto& t = table(m, o);
     if (p.target_speedup) {
-      double all = 0, least = std::numeric_limits<double>::infinity();
-      for (int s = 0; s < static_cast<int>(present.size()); ++s)
-        if (present[s]) {
-          all += t.of(s);
-          least = std::min(least, t.of(s));
-        }
-      const double best = all / least;  // everything removed but the cheapest sublayer
+      auto order = cheapest_first(t, present);
+      SublayerSet all_but_one(m.config.num_layers());
+      for (size_t i = 1; i < order.size(); ++i) all_but_one.set(order[i]);  // the cheapest one left
+      const double best = predicted_speedup(t, present, all_but_one);
       check(*p.target_speedup <= best, "--target-speedup {} cannot be reached by removing sublayers: the latency "
             "table (attention {:.4g} ms, MLP {:.4g} ms) predicts at most {:.4f} with one sublayer left",
             *p.target_speedup, t.attn_s * 1e3, t.mlp_s * 1e3, best);
@@ -114,7 +111,7 @@ class Sprint : public SearchMethod {
     auto done = [&](int steps) {
       return p.target_speedup ? st.predicted_speedup() >= *p.target_speedup - 1e-12 : steps >= *o.remove;
     };
-    Progress bar("sprint", expected_steps(st, lat, o), "steps");
+    Progress bar("sprint", expected_steps(m, lat, o), "steps");
     for (int step = 0; !done(step); ++step) {
       check(st.alive_list().size() > 1, "sprint: one sublayer is left before reaching the target");
       auto t0 = std::chrono::steady_clock::now();
@@ -156,22 +153,15 @@ class Sprint : public SearchMethod {
     return *table_;
   }
 
-  static int expected_steps(const SprintState& st, const SublayerLatency& lat, const SearchOptions& o) {
+  // Steps the search takes at most (for the progress ETA): removing the cheapest sublayers first.
+  static int expected_steps(const Model& m, const SublayerLatency& lat, const SearchOptions& o) {
     if (o.remove) return *o.remove;
-    // At most: removing the cheapest sublayers first.
-    auto alive = st.alive_list();
-    double all = 0;
-    std::vector<double> l;
-    for (int s : alive) {
-      all += lat.of(s);
-      l.push_back(lat.of(s));
-    }
-    std::sort(l.begin(), l.end());
-    double left = all;
+    const auto present = present_sublayers(m.config);
+    SublayerSet removed(m.config.num_layers());
     int n = 0;
-    for (double x : l) {
-      if (all / left >= *o.sprint.target_speedup) break;
-      left -= x;
+    for (int s : cheapest_first(lat, present)) {
+      if (predicted_speedup(lat, present, removed) >= *o.sprint.target_speedup) break;
+      removed.set(s);
       ++n;
     }
     return std::max(n, 1);

@@ -1,6 +1,8 @@
 #include "lopper/prune/search/sprint_latency.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <cstdlib>
 
 #include "lopper/model/device.h"
@@ -65,6 +67,24 @@ nlohmann::json SublayerLatency::to_json() const {
   return {{"lopper_latency", 1}, {"key", key},          {"attention_s", attn_s}, {"mlp_s", mlp_s},
           {"t1_s", t1_s},        {"t2_s", t2_s},        {"t3_s", t3_s},          {"layers", layers},
           {"warnings", warnings}, {"settings", settings.to_json()}, {"source", source}};
+}
+
+double predicted_speedup(const SublayerLatency& t, const std::vector<bool>& present, const SublayerSet& removed) {
+  double all = 0, left = 0;
+  for (int s = 0; s < static_cast<int>(present.size()); ++s) {
+    if (!present[s]) continue;
+    all += t.of(s);
+    if (!removed.removed(s)) left += t.of(s);
+  }
+  return left > 0 ? all / left : std::numeric_limits<double>::infinity();
+}
+
+std::vector<int> cheapest_first(const SublayerLatency& t, const std::vector<bool>& present) {
+  std::vector<int> out;
+  for (int s = 0; s < static_cast<int>(present.size()); ++s)
+    if (present[s]) out.push_back(s);
+  std::stable_sort(out.begin(), out.end(), [&](int a, int b) { return t.of(a) < t.of(b); });
+  return out;
 }
 
 nlohmann::json latency_key(const Model& m, const LatencySettings& s_in) {

@@ -24,6 +24,7 @@
 
 #include "lopper/eval/latency.h"
 #include "lopper/model/model.h"
+#include "lopper/prune/search/sublayers.h"
 
 namespace lopper {
 
@@ -39,6 +40,14 @@ struct SublayerLatency {
   double of(int sublayer) const { return sublayer % 2 == 0 ? attn_s : mlp_s; }
   nlohmann::json to_json() const;
 };
+
+// The predicted speedup of removing `removed`: the summed latency of the sublayers the model has
+// (`present`) over that of the ones left (infinite when none is left).
+double predicted_speedup(const SublayerLatency& t, const std::vector<bool>& present, const SublayerSet& removed);
+
+// The present sublayers, cheapest first (ties to the lower index). Removing them in this order takes
+// the most steps to any target; keeping only the first gives the largest reachable speedup.
+std::vector<int> cheapest_first(const SublayerLatency& t, const std::vector<bool>& present);
 
 // The key a table for this model and these settings must carry.
 nlohmann::json latency_key(const Model& m, const LatencySettings& s);

@@ -31,7 +31,6 @@ EngineOptions engine_options(const SearchOptions& o) {
   EngineOptions e = o.engine;
   const int k = o.sprint.checkpoints;
   e.checkpoints = k < 0 ? -1 : (k == 0 ? 0 : k + 1);  // the reference's K plus the embedding output
-  e.bounded = false;
   return e;
 }
 
@@ -61,15 +60,7 @@ int SprintState::tuning_of(int s) const {
   return -1;
 }
 
-double SprintState::predicted_speedup() const {
-  double all = 0, left = 0;
-  for (int s = 0; s < removed_.size(); ++s) {
-    if (!present_[s]) continue;
-    all += lat_.of(s);
-    if (!removed_.removed(s)) left += lat_.of(s);
-  }
-  return left > 0 ? all / left : std::numeric_limits<double>::infinity();
-}
+double SprintState::predicted_speedup() const { return lopper::predicted_speedup(lat_, present_, removed_); }
 
 std::vector<int> SprintState::rank(const std::vector<int>& items, const std::vector<std::vector<double>>& per_item) const {
   std::vector<std::vector<double>> by_metric(metrics_.size(), std::vector<double>(items.size()));
@@ -82,8 +73,6 @@ std::vector<int> SprintState::rank(const std::vector<int>& items, const std::vec
   for (int i : rank_by_metrics(by_metric, weight)) out.push_back(items[i]);
   return out;
 }
-
-std::vector<double> SprintState::stage1_scores(int s) const { return stage1_.at(s); }
 
 std::vector<int> SprintState::stage1_ranking() {
   c10::InferenceMode guard;
@@ -213,7 +202,7 @@ void SprintState::remove(int s, bool keep_refit) {
     if (t.tuning >= 0 && t.finite) {
       const int layer = sublayer_layer(t.tuning);
       work_.weights.layers.at(layer).mlp->down = t.weight;  // a new tensor: the input model is untouched
-      refit_layers_[layer] = true;
+      refit_layers_.insert(layer);
     }
   }
   removed_.set(s);
@@ -227,8 +216,8 @@ void SprintState::remove(int s, bool keep_refit) {
 
 std::map<int, at::Tensor> SprintState::refits() const {
   std::map<int, at::Tensor> out;
-  for (const auto& [layer, on] : refit_layers_)
-    if (on && !removed_.mlp_removed(layer)) out[layer] = work_.weights.layers.at(layer).mlp->down;
+  for (int layer : refit_layers_)
+    if (!removed_.mlp_removed(layer)) out[layer] = work_.weights.layers.at(layer).mlp->down;
   return out;
 }
 

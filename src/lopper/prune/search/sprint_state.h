@@ -13,6 +13,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "lopper/prune/search/candidate_engine.h"
@@ -45,7 +46,7 @@ class SprintState {
 
   // Recomputes the stale stage-1 scores; returns the remaining sublayers, best first.
   std::vector<int> stage1_ranking();
-  std::vector<double> stage1_scores(int s) const;
+  const std::vector<double>& stage1_scores(int s) const { return stage1_.at(s); }
   // Re-fits the candidates that are not in the pool yet; returns the pool entries, best first.
   std::vector<int> stage2_ranking(const std::vector<int>& candidates);
   const SprintTuned& pooled(int s) const { return pool_.at(s); }
@@ -74,7 +75,7 @@ class SprintState {
   std::vector<char> stage1_valid_;
   std::vector<int> stage1_tuning_;
   std::map<int, SprintTuned> pool_;
-  std::map<int, bool> refit_layers_;
+  std::set<int> refit_layers_;  // layers whose down_proj was replaced
 };
 
 }  // namespace lopper
