@@ -150,7 +150,11 @@ void register_prune(CLI::App& app) {
   sub->add_flag("--plan-only", o->req.plan_only, "Stop after writing the plan (needs --save-plan)");
   sub->add_option("--save-plan", o->save_plan, "Write the plan to this file");
   sub->add_option("--out", o->out, "Directory for the pruned checkpoint (Hugging Face layout)");
-  sub->add_flag("--force", o->req.force, "Replace --out if it already exists");
+  sub->add_flag("--force", o->req.force,
+                "Write into an existing non-empty --out: lopper's own files are replaced, other files kept");
+  sub->add_option("--out-gguf", o->req.out_gguf, "Also export the pruned model as one GGUF file for llama.cpp (docs/export.md)");
+  sub->add_option("--gguf-dtype", o->req.gguf_dtype, "--out-gguf tensor type: auto | f32 | f16 | bf16 | q8_0")
+      ->default_val("auto");
   sub->add_option("--save-dtype", o->save_dtype, "f32 | bf16 | f16 (default: the input checkpoint's dtype)");
   sub->add_option("--eval-ppl", o->eval, "Datasets to measure before and after, comma-separated, or none")
       ->default_val("wikitext2");

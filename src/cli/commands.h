@@ -12,5 +12,6 @@ void register_eval(CLI::App& app);
 void register_prune(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_compare(CLI::App& app);
+void register_export(CLI::App& app);
 
 }  // namespace lopper::cli

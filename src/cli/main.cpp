@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   lopper::cli::register_prune(app);
   lopper::cli::register_bench(app);
   lopper::cli::register_compare(app);
+  lopper::cli::register_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

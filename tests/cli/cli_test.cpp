@@ -1,12 +1,9 @@
 // The lopper executable end to end: JSON reports, exit codes, and one-line errors.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
-#include <sys/wait.h>
-
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_run.h"
 #include "lopper/util/fs.h"
 #include "model/tiny_model.h"
 #include "test_paths.h"
@@ -14,28 +11,9 @@
 namespace lopper {
 namespace {
 
-struct Run {
-  int code;
-  std::string out;  // stdout + stderr
-};
-
-Run run(const std::string& args) {
-  std::string cmd = std::string(LOPPER_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void expect_one_line_error(const Run& r, const std::string& needle) {
-  EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_EQ(r.out.rfind("lopper: error: ", 0), 0u) << r.out;
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
-  EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
-}
+using test::Run;
+using test::run;
+using test::expect_one_line_error;
 
 TEST(Cli, InfoJson) {
   auto dir = test::temp_dir("cli");
@@ -288,10 +266,10 @@ TEST(Cli, CompareDenseAndPruned) {
   for (const auto& round : gen["rounds"])
     EXPECT_LE(gen["settings"][0]["latency_s"].get<double>(), round[0]["latency_s"].get<double>());
   expect_one_line_error(run("compare --model " + model + " --ppl wikitext2"), "at least two --model");
-  // An existing output folder is replaced only with --force.
+  // An existing non-empty output folder is written into only with --force.
   expect_one_line_error(run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --nsamples 4 "
                             "--seqlen 64 --eval-ppl none --out " + (dir / "pruned").string()),
-                        "already exists; pass --force");
+                        "exists and is not empty; pass --force");
   expect_one_line_error(run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --out " + model),
                         "is the input model's folder");
   EXPECT_EQ(run("prune --model " + model + " --method shortgpt --remove 1 --calib tinystories --nsamples 4 --seqlen 64 "

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "lopper/model/config_decilm.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
 
@@ -79,7 +80,7 @@ const char* arch_name(Arch a) {
 std::string supported_architectures() {
   std::string s;
   for (const auto& i : kArchs) s += (s.empty() ? "" : ", ") + std::string(i.architecture);
-  return s;
+  return s + ", DeciLMForCausalLM (nemotron-nas, DeciLM-7B; loaded as Llama)";
 }
 
 bool ModelConfig::is_uniform() const {
@@ -108,6 +109,8 @@ ModelConfig ModelConfig::load_file(const std::filesystem::path& path) {
 
 ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
   check(j.is_object(), "{}: expected a JSON object", src);
+  // DeciLM / nemotron-nas: Llama layers with per-layer structure, rewritten into lopper's own form.
+  if (is_decilm_config(j)) return from_json(decilm_to_lopper_json(j, src), src);
   ModelConfig c;
   c.raw = j;
   // Architecture: "architectures" list first (what transformers uses), else model_type.

@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "lopper/io/safetensors.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
@@ -18,6 +21,30 @@ constexpr const char* kSideFiles[] = {
     "generation_config.json", "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja",
     "LICENSE",
 };
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A shard name "model-00001-of-00003.safetensors" (any digit count, as other writers use).
+bool is_shard_name(std::string_view name) {
+  constexpr std::string_view kPrefix = "model-", kSuffix = ".safetensors", kOf = "-of-";
+  if (name.size() <= kPrefix.size() + kSuffix.size() || !name.starts_with(kPrefix) || !name.ends_with(kSuffix))
+    return false;
+  auto middle = name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+  auto of = middle.find(kOf);
+  return of != std::string_view::npos && all_digits(middle.substr(0, of)) &&
+         all_digits(middle.substr(of + kOf.size()));
+}
+
+// The names save_model writes into a checkpoint folder: with --force these are replaced (or, when the
+// new output lacks them, e.g. shards of an earlier larger save, removed); anything else is kept.
+bool is_saved_file(const std::string& name) {
+  if (name == "config.json" || name == "model.safetensors" || name == "model.safetensors.index.json" ||
+      is_shard_name(name))
+    return true;
+  return std::any_of(std::begin(kSideFiles), std::end(kSideFiles), [&](const char* f) { return name == f; });
+}
 
 std::string config_dtype_name(at::ScalarType t) {
   switch (t) {
@@ -42,6 +69,7 @@ void save_model(const Model& model, const fs::path& out_dir, const SaveOptions& 
   if (!model.source_dir.empty() && fs::exists(out_dir, ec) &&
       fs::equivalent(out_dir, model.source_dir, ec))
     fail("{}: refusing to overwrite the input checkpoint; choose another --out", out_dir.string());
+  check_output_dir(out_dir, opts.force);  // before the work below
 
   // Group tensors into shards in checkpoint order.
   std::vector<std::vector<std::pair<std::string, at::Tensor>>> shards(1);
@@ -62,12 +90,13 @@ void save_model(const Model& model, const fs::path& out_dir, const SaveOptions& 
     total_bytes += bytes;
   });
 
-  nlohmann::json cfg = model.config.to_json();
+  nlohmann::json cfg = opts.config_json ? *opts.config_json : model.config.to_json();
   cfg["torch_dtype"] = config_dtype_name(dt);
   if (cfg.contains("dtype")) cfg["dtype"] = config_dtype_name(dt);
 
   write_dir_atomic(out_dir, [&](const fs::path& tmp) {
     write_file_atomic(tmp / "config.json", cfg.dump(2) + "\n");
+    for (const auto& [name, text] : opts.extra_files) write_file_atomic(tmp / name, text);
     auto cast = [&](std::vector<std::pair<std::string, at::Tensor>> list) {
       for (auto& [n, t] : list) t = t.to(at::kCPU, dt);
       return list;
@@ -88,7 +117,10 @@ void save_model(const Model& model, const fs::path& out_dir, const SaveOptions& 
     if (!model.source_dir.empty())
       for (const char* f : kSideFiles)
         if (fs::exists(model.source_dir / f, ec)) fs::copy_file(model.source_dir / f, tmp / f);
-  });
+  }, DirWritePolicy{opts.force, [&](const std::string& name) {
+        return is_saved_file(name) || std::any_of(opts.extra_files.begin(), opts.extra_files.end(),
+                                                  [&](const auto& f) { return f.first == name; });
+      }});
 }
 
 }  // namespace lopper

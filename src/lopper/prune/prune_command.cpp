@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "lopper/eval/eval_command.h"
+#include "lopper/export/gguf_export.h"
 #include "lopper/model/device.h"
 #include "lopper/model/save.h"
 #include "lopper/prune/plan.h"
@@ -146,15 +147,15 @@ nlohmann::json run_prune(const PruneRequest& req) {
           req.plan_in.empty() ? "--method " + req.method : std::string("--plan"));
   }
   check(!req.plan_only || !req.save_plan.empty(), "--plan-only needs --save-plan FILE (where to write the plan)");
-  check(req.plan_only || !req.out_dir.empty() || !req.eval_ppl.empty(),
-        "nothing to do: give --out DIR (pruned checkpoint), --eval-ppl, or --plan-only");
+  check(req.plan_only || !req.out_dir.empty() || !req.out_gguf.empty() || !req.eval_ppl.empty(),
+        "nothing to do: give --out DIR (pruned checkpoint), --out-gguf FILE, --eval-ppl, or --plan-only");
+  if (!req.out_gguf.empty()) check_output_path(req.out_gguf, req.force, "--out-gguf");
   if (!req.out_dir.empty()) {
     std::error_code ec;
     check(!std::filesystem::exists(req.model_dir, ec) || !std::filesystem::exists(req.out_dir, ec) ||
               !std::filesystem::equivalent(req.model_dir, req.out_dir, ec),
           "--out {} is the input model's folder; write the pruned model elsewhere", req.out_dir.string());
-    check(req.force || !std::filesystem::exists(req.out_dir, ec),
-          "--out {} already exists; pass --force to replace it", req.out_dir.string());
+    check_output_dir(req.out_dir, req.force);  // fail before the pruning work, not after it
   }
   std::optional<at::ScalarType> save_dtype;
   if (req.save_dtype) save_dtype = parse_dtype(*req.save_dtype, c10::Device(c10::kCPU));
@@ -253,10 +254,20 @@ nlohmann::json run_prune(const PruneRequest& req) {
     auto t_save = Clock::now();
     SaveOptions so;
     so.dtype = save_dtype;
+    so.force = req.force;
     save_model(model, req.out_dir, so);
     report["out"] = req.out_dir.string();
     report["timing"]["save_s"] = seconds_since(t_save);
     std::printf("-- saved %s\n", req.out_dir.string().c_str());
+  }
+  if (!req.out_gguf.empty()) {
+    auto t_export = Clock::now();
+    auto g = export_gguf(model, req.out_gguf, GgufExportOptions{req.gguf_dtype, req.force});
+    report["gguf"] = g.to_json();
+    report["gguf"]["out"] = req.out_gguf.string();
+    report["timing"]["gguf_s"] = seconds_since(t_export);
+    std::printf("-- exported %s (GGUF, %s, %s)\n", req.out_gguf.string().c_str(), g.architecture.c_str(),
+                g.dtype.c_str());
   }
   if (dense) {
     // The output model against the input, timed side by side in the search's latency mode.

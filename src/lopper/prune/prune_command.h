@@ -39,6 +39,8 @@ struct PruneRequest {
   std::filesystem::path save_plan;     // where --plan-only (or any run) writes the plan
   std::filesystem::path out_dir;       // pruned checkpoint
   bool force = false;                  // replace an existing out_dir
+  std::filesystem::path out_gguf;      // also export the pruned model as GGUF for llama.cpp
+  std::string gguf_dtype = "auto";     // auto | f32 | f16 | bf16 | q8_0
   std::optional<std::string> save_dtype;  // f32 | bf16 | f16 (default: the source checkpoint's)
   bool measure_speedup = true;         // sprint: time the output against the input after pruning
   std::vector<std::string> eval_ppl;   // datasets to measure before and after (empty: none)

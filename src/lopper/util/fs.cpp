@@ -1,6 +1,7 @@
 #include "lopper/util/fs.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE (glibc >= 2.28, _GNU_SOURCE)
 #include <ftw.h>
 #include <sys/stat.h>
 
@@ -72,26 +73,123 @@ void write_file_atomic(const fs::path& path, const std::string& data) {
   });
 }
 
-void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::path&)>& fill) {
-  fs::path target = dir;
-  if (target.filename().empty()) target = target.parent_path();  // "out/" -> "out"
-  auto parent = target.parent_path();
+namespace {
+
+// "out/" names the directory "out".
+fs::path dir_target(const fs::path& dir) {
+  return dir.filename().empty() ? dir.parent_path() : dir;
+}
+
+void check_parent_exists(const fs::path& path) {
+  auto parent = path.parent_path();
   std::error_code ec;
   if (!parent.empty() && !fs::is_directory(parent, ec))
-    fail("{}: cannot write, directory {} does not exist", target.string(), parent.string());
-  if (fs::exists(target, ec) && !fs::is_directory(target, ec))
-    fail("{}: exists and is not a directory", target.string());
+    fail("{}: cannot write, directory {} does not exist", path.string(), parent.string());
+}
+
+[[noreturn]] void fail_not_empty(const fs::path& dir) {
+  fail("{}: exists and is not empty; pass --force to replace lopper's files in it (other files are kept)",
+       dir.string());
+}
+
+// Recreates `from` (a file, symlink or directory tree) at `to` without copying file contents where
+// possible: a hard link shares the data, and the old name goes away with the old directory.
+void carry_entry(const fs::path& from, const fs::path& to) {
+  auto st = fs::symlink_status(from);
+  if (fs::is_symlink(st)) {
+    fs::copy_symlink(from, to);
+  } else if (fs::is_directory(st)) {
+    fs::create_directory(to, from);  // with `from`'s permissions
+    for (const auto& e : fs::directory_iterator(from)) carry_entry(e.path(), to / e.path().filename());
+  } else if (fs::is_regular_file(st)) {
+    std::error_code ec;
+    fs::create_hard_link(from, to, ec);
+    if (ec) fs::copy_file(from, to);  // another file system, or links not allowed
+  } else {
+    fail("{}: cannot keep it in the new output (not a file, folder or symlink); move it elsewhere",
+         from.string());
+  }
+}
+
+// Brings every top-level entry of `old_dir` that the new output in `tmp` does not produce and that
+// `owned` does not claim into `tmp`, so that the swap keeps the user's files.
+void carry_user_entries(const fs::path& old_dir, const fs::path& tmp, const DirWritePolicy& policy) {
+  for (const auto& e : fs::directory_iterator(old_dir)) {
+    auto name = e.path().filename();
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(tmp / name, ec))) continue;  // replaced by the new output
+    if (policy.owned && policy.owned(name.string())) continue;     // a stale output of lopper's
+    carry_entry(e.path(), tmp / name);
+  }
+}
+
+// Atomically swaps the complete `tmp` with `target`, then deletes the old contents (now at `tmp`).
+// Where the file system cannot exchange, falls back to two renames: `target` is then briefly absent,
+// but never partial.
+void swap_into_place(const fs::path& tmp, const fs::path& target) {
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+    remove_tree(tmp);
+    return;
+  }
+  const int err = errno;
+  if (err != EINVAL && err != ENOSYS)
+    throw fs::filesystem_error("cannot replace", tmp, target, std::error_code(err, std::generic_category()));
+  auto old = temp_sibling(target);
+  fs::rename(target, old);
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::rename(old, target);  // put the old contents back
+    throw fs::filesystem_error("cannot replace", tmp, target, ec);
+  }
+  remove_tree(old);
+}
+
+// rename(2) replaces an empty directory atomically and refuses one that has meanwhile filled up.
+void replace_empty_dir(const fs::path& tmp, const fs::path& target) {
+  if (::rename(tmp.c_str(), target.c_str()) == 0) return;
+  const int err = errno;
+  if (err == ENOTEMPTY || err == EEXIST) fail_not_empty(target);
+  throw fs::filesystem_error("cannot replace", tmp, target, std::error_code(err, std::generic_category()));
+}
+
+}  // namespace
+
+void check_output_dir(const fs::path& dir, bool force) {
+  fs::path target = dir_target(dir);
+  check_parent_exists(target);
+  std::error_code ec;
+  if (!fs::exists(target, ec)) return;
+  if (!fs::is_directory(target, ec)) fail("{}: exists and is not a directory", target.string());
+  if (!force && !fs::is_empty(target, ec)) fail_not_empty(target);
+}
+
+void check_output_path(const fs::path& path, bool force, const char* option) {
+  auto name = option && *option ? fmt::format("{} {}", option, path.string()) : path.string();
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) fail("{}: is a directory; give a file path", name);
+  check_parent_exists(path);
+  if (!force && fs::exists(fs::symlink_status(path, ec)))
+    fail("{}: already exists; pass --force to replace it", name);
+}
+
+void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::path&)>& fill,
+                      const DirWritePolicy& policy) {
+  fs::path target = dir_target(dir);
+  check_output_dir(target, policy.force);
   auto tmp = temp_sibling(target);
   fs::create_directory(tmp);
   try {
     fill(tmp);
-    if (fs::exists(target, ec)) {
-      auto old = temp_sibling(target);
-      fs::rename(target, old);
+    std::error_code ec;
+    if (!fs::exists(target, ec)) {
       fs::rename(tmp, target);
-      remove_tree(old);
+    } else if (!policy.force) {
+      replace_empty_dir(tmp, target);  // check_output_dir found it empty
     } else {
-      fs::rename(tmp, target);
+      carry_user_entries(target, tmp, policy);
+      fs::permissions(tmp, fs::status(target).permissions());
+      swap_into_place(tmp, target);
     }
   } catch (...) {
     remove_tree(tmp);
