@@ -17,20 +17,13 @@
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
 #include "model/tiny_model.h"
+#include "model/layer_spec_util.h"
 #include "test_paths.h"
 
 namespace lopper {
 namespace {
 
-LayerSpec spec(bool attn, int heads, int kv, bool mlp, int64_t ffn) {
-  LayerSpec l;
-  l.has_attn = attn;
-  l.num_heads = heads;
-  l.num_kv_heads = kv;
-  l.has_mlp = mlp;
-  l.intermediate_size = ffn;
-  return l;
-}
+constexpr auto spec = test::layer_spec;
 
 // testbed-15m's config.json (14 layers, hidden 256, FFN 768, 4 heads, 2 kv heads, head_dim 64).
 json testbed_json() {

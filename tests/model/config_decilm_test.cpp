@@ -9,19 +9,12 @@
 
 #include "lopper/model/config.h"
 #include "lopper/util/error.h"
+#include "model/layer_spec_util.h"
 
 namespace lopper {
 namespace {
 
-LayerSpec spec(bool attn, int heads, int kv, bool mlp, int64_t ffn) {
-  LayerSpec l;
-  l.has_attn = attn;
-  l.num_heads = heads;
-  l.num_kv_heads = kv;
-  l.has_mlp = mlp;
-  l.intermediate_size = ffn;
-  return l;
-}
+constexpr auto spec = test::layer_spec;
 
 // One block as NVIDIA's configs write it: every field, null where unused.
 json block(std::optional<int> n_heads_in_group, std::optional<double> ffn_mult) {
