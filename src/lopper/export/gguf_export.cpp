@@ -10,6 +10,7 @@
 #include "lopper/model/save.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
+#include "lopper/util/progress.h"
 
 namespace lopper {
 
@@ -250,7 +251,9 @@ GgufExportReport export_gguf(const Model& model, const std::filesystem::path& ou
   }
   if (fell_back) rep.notes.push_back("q8_0: matrices whose rows are not a multiple of 32 are stored as f16");
 
-  w.write(out);
+  Progress progress("export gguf", static_cast<int64_t>(w.tensor_count()), "tensors");
+  w.write(out, [&] { progress.advance(); });
+  progress.finish();
   rep.tensors = static_cast<int64_t>(w.tensor_count());
   std::error_code ec;
   rep.bytes = std::filesystem::file_size(out, ec);

@@ -114,7 +114,7 @@ void GgufWriter::add_tensor(const std::string& name, std::vector<int64_t> shape,
   data_size_ = pad_to(data_size_ + bytes, kAlignment);
 }
 
-void GgufWriter::write(const std::filesystem::path& path) const {
+void GgufWriter::write(const std::filesystem::path& path, const std::function<void()>& after_tensor) const {
   std::string head;
   head += "GGUF";
   put<uint32_t>(head, 3);
@@ -144,6 +144,7 @@ void GgufWriter::write(const std::filesystem::path& path) const {
       out.write(data.data(), static_cast<std::streamsize>(data.size()));
       pos = t.offset + t.bytes;
       if (!out) fail("{}: write failed (disk full?)", path.string());
+      if (after_tensor) after_tensor();
     }
     std::string pad(data_size_ - pos, '\0');
     out.write(pad.data(), static_cast<std::streamsize>(pad.size()));

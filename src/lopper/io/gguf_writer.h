@@ -41,8 +41,9 @@ class GgufWriter {
                   std::function<std::string()> produce);
 
   size_t tensor_count() const { return tensors_.size(); }
-  // Writes the file atomically (temporary sibling, renamed when complete).
-  void write(const std::filesystem::path& path) const;
+  // Writes the file atomically (temporary sibling, renamed when complete); `after_tensor` (optional)
+  // is called after each tensor's data is written, e.g. to show progress.
+  void write(const std::filesystem::path& path, const std::function<void()>& after_tensor = {}) const;
 
  private:
   struct Tensor {
