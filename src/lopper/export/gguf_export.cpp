@@ -117,7 +117,8 @@ std::string gguf_architecture(const ModelConfig& c) {
   if (uniform) return c.arch == Arch::Qwen2 ? "qwen2" : c.arch == Arch::Qwen3 ? "qwen3" : "llama";
   if (c.arch == Arch::Qwen3 || c.qk_norm) {
     for (int i = 0; i < c.num_layers(); ++i)
-      if (!(c.layers[i] == *first) || !c.layers[i].has_attn || !c.layers[i].has_mlp)
+      if (has_layer_content(c.layers[i]) &&
+          (!(c.layers[i] == *first) || !c.layers[i].has_attn || !c.layers[i].has_mlp))
         fail("layer {}: differs from the other layers, which only llama.cpp's deci architecture holds, and deci "
              "has no per-head Q/K norms (Qwen3); a heterogeneous Qwen3 model cannot be exported to GGUF", i);
   }

@@ -21,15 +21,7 @@ std::filesystem::path testbed() { return test::shared_dir() / "models/testbed-15
 
 PruneRequest request(const std::string& method) {
   Progress::set_enabled(false);
-  PruneRequest req;
-  req.model_dir = testbed();
-  req.load = {"cpu", "f32"};
-  req.method = method;
-  req.calib.dataset = "tinystories";
-  req.calib.nsamples = 4;
-  req.calib.seqlen = 32;
-  req.calib.data_dir = test::shared_dir() / "data";
-  req.depth.micro_batch = 2;
+  PruneRequest req = test::testbed_request(method, "tinystories", 4, 32, 2);
   req.eval_ppl = {"wikitext2"};
   req.eval.max_windows = 2;
   req.eval.seqlen = 128;

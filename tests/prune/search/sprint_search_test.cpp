@@ -17,6 +17,7 @@
 #include "lopper/util/progress.h"
 #include "model/tiny_model.h"
 #include "prune/search/testbed_search_data.h"
+#include "prune/prune_test_util.h"
 #include "test_paths.h"
 
 namespace lopper {
@@ -134,9 +135,12 @@ TEST_F(SprintFixture, WithoutTuningMatchesPlainAtEveryCheckpointSetting) {
 
 TEST_F(SprintFixture, TuningIsTheSameWithAnyCheckpointsAndWhenResumed) {
   LOPPER_REQUIRE_SHARED();
-  auto o = options();
-  o.remove = 4;
-  auto ref = make_search_method("sprint")->run(*model_, *calib_, o);
+  auto remove4 = [&] {
+    auto o = options();
+    o.remove = 4;
+    return o;
+  };
+  auto ref = make_search_method("sprint")->run(*model_, *calib_, remove4());
   ASSERT_FALSE(ref.down_proj.empty());
   for (const auto& [layer, w] : ref.down_proj)
     EXPECT_FALSE(at::equal(w, model_->weights.layers[layer].mlp->down)) << "layer " << layer;
@@ -151,13 +155,11 @@ TEST_F(SprintFixture, TuningIsTheSameWithAnyCheckpointsAndWhenResumed) {
     for (const auto& [layer, w] : ref.down_proj) EXPECT_TRUE(at::equal(r.down_proj.at(layer), w)) << what << ", layer " << layer;
   };
   for (int k : {0, -1}) {
-    auto ok = options();
-    ok.remove = 4;
+    auto ok = remove4();
     ok.sprint.checkpoints = k;
     same(make_search_method("sprint")->run(*model_, *calib_, ok), "--checkpoints " + std::to_string(k));
   }
-  auto res = options();
-  res.remove = 4;
+  auto res = remove4();
   res.resume_steps = nlohmann::json::array({ref.steps[0], ref.steps[1]});
   auto resumed = make_search_method("sprint")->run(*model_, *calib_, res);
   same(resumed, "resumed after 2 steps");
@@ -172,16 +174,8 @@ TEST_F(SprintFixture, SavedCheckpointHoldsTheRefitsInTheRightLayers) {
   auto r = make_search_method("sprint")->run(*model_, *calib_, o);
   ASSERT_FALSE(r.down_proj.empty());
   // The same search through the prune job, saved.
-  PruneRequest req;
-  req.model_dir = test::shared_dir() / "models/testbed-15m";
-  req.load = {"cpu", "f32"};
-  req.method = "sprint";
+  PruneRequest req = test::testbed_request("sprint", "tinystories", 4, 24, 1);
   req.remove = 5;
-  req.calib.dataset = "tinystories";
-  req.calib.nsamples = 4;
-  req.calib.seqlen = 24;
-  req.calib.data_dir = test::shared_dir() / "data";
-  req.depth.micro_batch = 1;
   req.search.sprint.latency_file = o.sprint.latency_file;
   req.measure_speedup = false;
   req.out_dir = *dir_ / "out";
