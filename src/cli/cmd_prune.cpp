@@ -34,7 +34,9 @@ void register_prune(CLI::App& app) {
     PruneRequest req;
     std::string model, sampler = "random", plan_in, save_plan, out, json, save_dtype, data_dir, eval = "wikitext2";
     int remove = 0, generations = 0;
-    double ratio = 0, sparsity = 0, target_speedup = 0;
+    double ratio = 0, sparsity = 0, target_speedup = 0, params = 0;
+    int kv_groups = 0;
+    int64_t align = 0;
     int remove_sublayers = 0;
     bool no_latency_aware = false, no_tuning = false, no_measure = false;
     bool no_plus = false;
@@ -42,23 +44,34 @@ void register_prune(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
-      "prune", "Remove decoder blocks, or zero weights (unstructured / N:M sparsity); save the pruned checkpoint and a report");
+      "prune", "Remove decoder blocks, narrow them (FFN channels, KV groups, hidden size), or zero weights (unstructured / N:M sparsity); save the pruned checkpoint and a report");
   sub->add_option("--model", o->model, "Model directory")->required();
   sub->add_option("--method", o->req.method,
                   "depth: shortgpt | angular | window-ppl | block-ppl | taylor; search: sleb | blockpruner | 2ssp | "
-                  "evopress | sprint (docs/methods.md); sparsity: magnitude | wanda | sparsegpt (docs/sparsity.md)");
+                  "evopress | sprint (docs/methods.md); width: osscar | ffn-l2 | heads | slicegpt (docs/width.md); sparsity: "
+                  "magnitude | wanda | sparsegpt (docs/sparsity.md)");
   auto* rem = sub->add_option("--remove", o->remove,
                               "Blocks to remove (depth, sleb), sublayers (blockpruner), sublayers of each kind (evopress)");
   auto* rat = sub->add_option("--ratio", o->ratio,
                               "Fraction of decoder parameters to remove (depth: round(R x layers) blocks; search: "
-                              "until the removed fraction reaches R)");
+                              "until the removed fraction reaches R); width: fraction of the FFN channels (osscar, "
+                              "ffn-l2), KV groups (heads) or hidden size (slicegpt) removed");
   rem->excludes(rat);
+  auto* par = sub->add_option("--params", o->params, "Width methods: fraction of decoder-layer parameters to remove");
+  auto* kvg = sub->add_option("--kv-groups", o->kv_groups,
+                              "heads: KV groups removed per layer (global: that many per layer on average)");
+  auto* ali = sub->add_option("--align", o->align,
+                              "Width methods: kept widths a multiple of N (osscar, ffn-l2: 128, as Quark; slicegpt: 8)");
+  sub->add_flag("--refit", o->req.width.refit, "heads: least-squares refit of o_proj on the kept heads");
+  auto* dmp = sub->add_option("--damp", o->req.width.damp,
+                              "Width methods: Gram / covariance damping, fraction of the mean diagonal")->default_val(0.01);
+  (void)dmp;
   auto* spo = sub->add_option("--sparsity", o->sparsity,
                               "Sparsity methods: fraction of each Linear matrix's weights to zero (mean under "
                               "--allocation); 2ssp: fraction of decoder-layer parameters to remove");
   sub->add_option("--nm", o->req.sparsity.nm, "Sparsity methods: N:M, N zeros in every M consecutive inputs (2:4, 4:8)");
   spo->excludes(sub->get_option("--nm"));
-  sub->add_option("--allocation", o->req.sparsity.allocation, "Layer-wise sparsity: uniform | atp | owl | alphapruning")
+  sub->add_option("--allocation", o->req.sparsity.allocation, "Layer-wise sparsity: uniform | atp | owl | alphapruning; heads: uniform | global")
       ->default_val("uniform");
   sub->add_option("--owl-m", o->req.sparsity.owl_m, "owl: outlier threshold M (score > M x layer mean)")->default_val(5.0);
   sub->add_option("--owl-lambda", o->req.sparsity.owl_lambda, "owl: layer sparsities within S +- lambda")
@@ -92,7 +105,7 @@ void register_prune(CLI::App& app) {
       ->default_val(1);
   sub->add_option("--barrier-last", so.barrier_last, "sleb: the last N remaining blocks are never removed")
       ->default_val(1);
-  sub->add_option("--variant", so.variant, "blockpruner: 2ssp-baseline (each round the best attention, then the best MLP)");
+  sub->add_option("--variant", so.variant, "blockpruner: 2ssp-baseline (each round the best attention, then the best MLP); osscar: canonical | quark");
   sub->add_option("--search-samples", so.search_samples,
                   "Search methods: score candidates on the first N calibration samples (0: all; 2ssp stage 2: 1)")
       ->default_val(0);
@@ -164,12 +177,23 @@ void register_prune(CLI::App& app) {
   sub->add_option("--device", o->req.load.device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->req.load.dtype, "auto | f32 | bf16 | f16")->default_val("auto");
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
-  sub->callback([o, rem, rat, spo, gen, ck, tsp, rsub] {
+  auto* alloc = sub->get_option("--allocation");
+  auto* variant = sub->get_option("--variant");
+  sub->callback([o, rem, rat, spo, gen, ck, tsp, rsub, par, kvg, ali, alloc, variant] {
     PruneRequest& r = o->req;
     r.model_dir = o->model;
     if (rem->count()) r.remove = o->remove;
     if (rat->count()) r.ratio = o->ratio;
     if (spo->count()) r.sparsity.sparsity = o->sparsity;
+    if (par->count()) r.width.params = o->params;
+    if (kvg->count()) r.width.kv_groups = o->kv_groups;
+    if (ali->count()) r.width.align = o->align;
+    if (is_width_method(r.method)) {  // --allocation and --variant are shared with sparsity / search methods
+      if (alloc->count()) r.width.allocation = r.sparsity.allocation;
+      if (variant->count()) r.width.variant = r.search.variant;
+      r.sparsity.allocation = "uniform";
+      r.search.variant.clear();
+    }
     r.sparsity.micro_batch = r.depth.micro_batch;
     r.calib.sampler = parse_sampler(o->sampler);
     r.calib.data_dir = o->data_dir;

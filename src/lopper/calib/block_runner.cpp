@@ -23,12 +23,14 @@ BlockRunner::BlockRunner(const Model& model, const at::Tensor& ids, int64_t micr
 
 at::Tensor BlockRunner::run_layer(int layer, const at::Tensor& hidden, TapHandler* taps) const {
   c10::InferenceMode guard;
-  auto out = at::empty_like(hidden);
+  at::Tensor out;  // [N, L, C_out]: C_out differs from the input width in a SliceGPT-rotated model
   for (int64_t i = 0; i < hidden.size(0); i += micro_) {
     int64_t n = std::min(micro_, hidden.size(0) - i);
     ForwardContext ctx;
     ctx.taps = taps;
-    out.narrow(0, i, n).copy_(model_.run_layer(layer, hidden.narrow(0, i, n), ctx));
+    auto y = model_.run_layer(layer, hidden.narrow(0, i, n), ctx);
+    if (!out.defined()) out = at::empty({hidden.size(0), hidden.size(1), y.size(2)}, y.options());
+    out.narrow(0, i, n).copy_(y);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "lopper/model/device.h"
+#include "lopper/model/weights.h"
 #include "lopper/util/error.h"
 
 namespace lopper {
@@ -22,6 +23,13 @@ double forward_flops(const ModelConfig& c, int64_t batch, int64_t seqlen) {
       attn += 2.0 * static_cast<double>(seqlen) * static_cast<double>(seqlen) * l.num_heads * D;
     }
     if (l.has_mlp) matrix_params += 3.0 * C * static_cast<double>(l.intermediate_size);
+  }
+  if (c.slicegpt) {  // narrower matrices plus shortcuts: count the stored matrices themselves
+    matrix_params = 0;
+    for_each_tensor(c, [&](const TensorSpec& s) {
+      if (s.shape.size() == 2 && s.role != TensorRole::Embed)
+        matrix_params += static_cast<double>(s.shape[0]) * static_cast<double>(s.shape[1]);
+    });
   }
   return 2.0 * matrix_params * tokens + attn * static_cast<double>(batch);
 }

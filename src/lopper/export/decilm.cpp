@@ -120,6 +120,8 @@ json block_config(const ModelConfig& c, int i, int heads) {
 }  // namespace
 
 json decilm_config(const ModelConfig& c) {
+  check(!is_sliced(c), "{}: model is SliceGPT-rotated (shortcut matrices between blocks), which nemotron-nas cannot "
+        "hold: evaluate and run it with lopper", kWhat);
   check_architecture(c);
   const LayerSpec& first = c.layers.front();
   if (!first.has_attn)

@@ -40,6 +40,7 @@ const char* gguf_role_name(TensorRole r) {
     case TensorRole::GateBias: return "ffn_gate.bias";
     case TensorRole::UpBias: return "ffn_up.bias";
     case TensorRole::DownBias: return "ffn_down.bias";
+    case TensorRole::AttnShortcut: case TensorRole::MlpShortcut: break;  // refused in export_gguf
   }
   return "?";
 }
@@ -133,6 +134,8 @@ std::string gguf_architecture(const ModelConfig& c) {
 
 GgufExportReport export_gguf(const Model& model, const std::filesystem::path& out, const GgufExportOptions& opts) {
   const ModelConfig& c = model.config;
+  check(!is_sliced(c), "model is SliceGPT-rotated (shortcut matrices between blocks); llama.cpp's GGUF cannot hold "
+        "it: evaluate and run it with lopper");
   const GgmlType want = parse_gguf_dtype(opts.dtype, c);
   check_output_path(out, opts.force, "--out");
   GgufExportReport rep;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "lopper/model/config_decilm.h"
+#include "lopper/model/config_slicegpt.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
 
@@ -234,6 +235,7 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
       }
     }
   }
+  if (j.contains("lopper_slicegpt")) c.slicegpt = slicegpt_from_json(j["lopper_slicegpt"], c, src);
   return c;
 }
 
@@ -246,6 +248,11 @@ json ModelConfig::to_json() const {
   j["vocab_size"] = vocab_size;
   j["hidden_size"] = hidden_size;
   j.erase("lopper_layers");
+  j.erase("lopper_slicegpt");
+  if (slicegpt) {
+    j["lopper_slicegpt"] = slicegpt_to_json(*slicegpt);
+    j["tie_word_embeddings"] = tie_word_embeddings;  // rotation unties them
+  }
   if (layers.empty()) return j;
   // Top-level counts describe the first layer that has each part, so that a uniform model's
   // config is exactly what transformers expects.

@@ -6,6 +6,10 @@
 //   "lopper_layers": [ {"attention": {"num_attention_heads": H, "num_key_value_heads": K} | null,
 //                       "mlp": {"intermediate_size": F} | null}, ... ]   (one entry per layer)
 // A uniform model omits the field, so it is an ordinary Hugging Face checkpoint. See docs/format.md.
+//
+// A SliceGPT-rotated model (prune/width/slicegpt.h) adds "lopper_slicegpt" (SliceGptSpec below): its
+// residual stream is rotated and narrower than hidden_size, and shortcut matrices carry it across
+// each sublayer.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -39,6 +43,24 @@ struct LayerSpec {
   bool operator==(const LayerSpec&) const = default;
 };
 
+// Residual-stream widths of one layer of a SliceGPT-rotated model: entering it (attention's input),
+// between attention and MLP, and leaving it. A missing sublayer passes its input width through.
+struct SlicedLayer {
+  int64_t attn_in = 0, mlp_in = 0, mlp_out = 0;
+  bool operator==(const SlicedLayer&) const = default;
+};
+
+// "lopper_slicegpt" in config.json. RMSNorms of a rotated model have their weights folded into the
+// linears that read them (stored as ones) and divide the sum of squares by norm_dim (the original
+// hidden size), not by the sliced width: SliceGPT's RMSN, which keeps the rotation exact.
+struct SliceGptSpec {
+  int64_t norm_dim = 0;
+  int64_t embedding_dim = 0;        // width of embed_tokens' rows
+  std::vector<SlicedLayer> layers;  // one per decoder layer
+  int64_t final_dim() const { return layers.empty() ? embedding_dim : layers.back().mlp_out; }
+  bool operator==(const SliceGptSpec&) const = default;
+};
+
 struct ModelConfig {
   std::string architecture;  // e.g. "LlamaForCausalLM"
   Arch arch = Arch::Llama;
@@ -57,6 +79,7 @@ struct ModelConfig {
   bool qk_norm = false;   // Qwen3: RMSNorm over head_dim on q and k before RoPE
   std::string dtype;      // torch_dtype / dtype as written ("bfloat16", "float32", ...)
   std::vector<LayerSpec> layers;
+  std::optional<SliceGptSpec> slicegpt;  // set: SliceGPT-rotated (shortcut matrices between sublayers)
   json raw;               // the original config.json, kept so that saving preserves unknown fields
 
   int num_layers() const { return static_cast<int>(layers.size()); }
@@ -69,6 +92,10 @@ struct ModelConfig {
   // The config.json to write for this (possibly pruned) model.
   json to_json() const;
 };
+
+// A SliceGPT-rotated model: its residual stream is not the hidden_size-wide stream other engines,
+// exports and structural edits (removing layers or sublayers) assume.
+inline bool is_sliced(const ModelConfig& c) { return c.slicegpt.has_value(); }
 
 const char* arch_name(Arch a);
 // Lists the architectures lopper can load, for error messages and `--help`.

@@ -1,5 +1,6 @@
 // The decoder forward pass: embedding, per-layer attention / MLP sublayers (each optional, with its
-// own head counts and width), final norm and LM head, with tap points for calibration.
+// own head counts and width), final norm and LM head, with tap points for calibration. A SliceGPT-rotated
+// model's sublayers carry the residual across with a shortcut matrix and normalize by the original width.
 #include <ATen/ATen.h>
 
 #include "lopper/model/model.h"
@@ -28,6 +29,12 @@ inline void tap(ForwardContext& ctx, int layer, Tap t, at::Tensor& x) {
   if (ctx.taps && ctx.taps->wants(layer, t)) ctx.taps->on(layer, t, x);
 }
 
+// The residual carried across a sublayer: h, or h @ Q for a SliceGPT shortcut Q [C_in, C_out].
+inline at::Tensor shortcut(const at::Tensor& h, const at::Tensor& q) { return q.defined() ? at::matmul(h, q) : h; }
+
+// SliceGPT's norm divisor (the original hidden size); 0 (plain mean) for ordinary models.
+inline int64_t norm_dim(const ModelConfig& c) { return c.slicegpt ? c.slicegpt->norm_dim : 0; }
+
 }  // namespace
 
 at::Tensor Model::embed(const at::Tensor& ids) const {
@@ -47,7 +54,7 @@ at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx, 
   if (w.attn && attn) {
     const AttentionWeights& a = *w.attn;
     const int64_t H = spec.num_heads, KV = spec.num_kv_heads;
-    at::Tensor x = ops::rms_norm(h, a.norm, config.rms_norm_eps);  // [B, T, C]
+    at::Tensor x = ops::rms_norm(h, a.norm, config.rms_norm_eps, norm_dim(config));  // [B, T, C]
     tap(ctx, i, Tap::AttnIn, x);
     auto q = ops::linear(x, a.q, a.q_bias).view({B, T, H, D});    // [B, T, H, D]
     auto k = ops::linear(x, a.k, a.k_bias).view({B, T, KV, D});   // [B, T, KV, D]
@@ -86,17 +93,21 @@ at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx, 
     tap(ctx, i, Tap::AttnContext, c);
     at::Tensor out = ops::linear(c, a.o, a.o_bias);                // [B, T, C]
     tap(ctx, i, Tap::AttnOut, out);
-    h = h + out;
+    h = shortcut(h, a.shortcut) + out;
+  } else if (w.attn) {
+    h = shortcut(h, w.attn->shortcut);  // skipped: a rotated stream still needs its change of basis
   }
   if (w.mlp && mlp) {
     const MlpWeights& m = *w.mlp;
-    at::Tensor x = ops::rms_norm(h, m.norm, config.rms_norm_eps);  // [B, T, C]
+    at::Tensor x = ops::rms_norm(h, m.norm, config.rms_norm_eps, norm_dim(config));  // [B, T, C]
     tap(ctx, i, Tap::MlpIn, x);
     at::Tensor act = at::silu(ops::linear(x, m.gate, m.gate_bias)) * ops::linear(x, m.up, m.up_bias);  // [B, T, F]
     tap(ctx, i, Tap::MlpAct, act);
     at::Tensor out = ops::linear(act, m.down, m.down_bias);        // [B, T, C]
     tap(ctx, i, Tap::MlpOut, out);
-    h = h + out;
+    h = shortcut(h, m.shortcut) + out;
+  } else if (w.mlp) {
+    h = shortcut(h, w.mlp->shortcut);
   }
   tap(ctx, i, Tap::LayerOut, h);
   return h;
@@ -110,7 +121,7 @@ at::Tensor Model::run_layers(at::Tensor h, int from, int to, ForwardContext& ctx
 }
 
 at::Tensor Model::final_norm(const at::Tensor& h) const {
-  return ops::rms_norm(h, weights.final_norm, config.rms_norm_eps);
+  return ops::rms_norm(h, weights.final_norm, config.rms_norm_eps, norm_dim(config));
 }
 
 at::Tensor Model::lm_head(const at::Tensor& normed) const {

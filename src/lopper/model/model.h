@@ -64,7 +64,8 @@ class Model {
   // from a given layer onward.
   at::Tensor embed(const at::Tensor& ids) const;                       // [B, T] -> [B, T, C]
   // attn / mlp false: that sublayer is skipped (the residual passes through), as if removed; search
-  // methods evaluate removals this way without editing the model.
+  // methods evaluate removals this way without editing the model. In a SliceGPT-rotated model a
+  // skipped sublayer still applies its shortcut matrix (the residual's change of basis).
   at::Tensor run_layer(int i, const at::Tensor& h, ForwardContext& ctx, bool attn = true,
                        bool mlp = true) const;                          // [B, T, C]
   at::Tensor run_layers(at::Tensor h, int from, int to, ForwardContext& ctx) const;

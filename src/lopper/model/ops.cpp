@@ -14,10 +14,11 @@
 
 namespace lopper::ops {
 
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps, int64_t mean_dim) {
   // fp32 statistics for fp32/bf16/f16 like transformers; an fp64 model (tests' exact reference) stays fp64.
   auto xf = x.scalar_type() == at::kDouble ? x : x.to(at::kFloat);
-  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  auto var = mean_dim > 0 ? xf.pow(2).sum(-1, /*keepdim=*/true) / static_cast<double>(mean_dim)
+                          : xf.pow(2).mean(-1, /*keepdim=*/true);
   xf = xf * at::rsqrt(var + eps);
   return w * xf.to(x.scalar_type());
 }

@@ -11,7 +11,9 @@
 namespace lopper::ops {
 
 // RMSNorm computed in fp32 and cast back, as transformers does: w * (x / sqrt(mean(x^2) + eps)).
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);  // [..., C]
+// mean_dim > 0: the mean square is sum(x^2) / mean_dim instead (SliceGPT's RMSN: a sliced stream is
+// normalized as if it still had the original width mean_dim).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps, int64_t mean_dim = 0);  // [..., C]
 
 // x @ w^T (+ b); b may be undefined.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);

@@ -31,7 +31,8 @@ Model random_model(const ModelConfig& config, const LoadOptions& opts, uint64_t 
     at::Tensor& t = tensor_slot(m.weights, s);
     if (is_norm(s.role))
       t = at::ones(s.shape, topts);
-    else if (s.role == TensorRole::Embed || s.role == TensorRole::LmHead || is_linear_weight(s.role))
+    else if (s.role == TensorRole::Embed || s.role == TensorRole::LmHead || is_linear_weight(s.role) ||
+             s.role == TensorRole::AttnShortcut || s.role == TensorRole::MlpShortcut)
       t = at::empty(s.shape, topts).normal_(0.0, stddev);
     else
       t = at::zeros(s.shape, topts);  // biases

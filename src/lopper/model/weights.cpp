@@ -32,6 +32,8 @@ const char* role_suffix(TensorRole r) {
     case TensorRole::GateBias: return "mlp.gate_proj.bias";
     case TensorRole::UpBias: return "mlp.up_proj.bias";
     case TensorRole::DownBias: return "mlp.down_proj.bias";
+    case TensorRole::AttnShortcut: return "attn_shortcut_Q";  // SliceGPT's names
+    case TensorRole::MlpShortcut: return "mlp_shortcut_Q";
   }
   return "?";
 }
@@ -62,42 +64,48 @@ void for_each_tensor(const ModelConfig& c, const std::function<void(const Tensor
     fn(TensorSpec{tensor_name(r, layer), r, is_global(r) ? -1 : layer, std::move(shape)});
   };
   const int64_t C = c.hidden_size, D = c.head_dim;
-  emit(TensorRole::Embed, -1, {c.vocab_size, C});
+  // Residual widths: all C, except in a SliceGPT-rotated model (in: entering a sublayer, out: leaving it).
+  const SliceGptSpec* sg = c.slicegpt ? &*c.slicegpt : nullptr;
+  emit(TensorRole::Embed, -1, {c.vocab_size, sg ? sg->embedding_dim : C});
   for (int i = 0; i < c.num_layers(); ++i) {
     const LayerSpec& l = c.layers[i];
+    const SlicedLayer w = sg ? sg->layers.at(i) : SlicedLayer{C, C, C};
     if (l.has_attn) {
       const int64_t q = l.num_heads * D, kv = l.num_kv_heads * D;
-      emit(TensorRole::AttnNorm, i, {C});
-      emit(TensorRole::Q, i, {q, C});
-      emit(TensorRole::K, i, {kv, C});
-      emit(TensorRole::V, i, {kv, C});
-      emit(TensorRole::O, i, {C, q});
+      emit(TensorRole::AttnNorm, i, {w.attn_in});
+      emit(TensorRole::Q, i, {q, w.attn_in});
+      emit(TensorRole::K, i, {kv, w.attn_in});
+      emit(TensorRole::V, i, {kv, w.attn_in});
+      emit(TensorRole::O, i, {w.mlp_in, q});
       if (c.qkv_bias) {
         emit(TensorRole::QBias, i, {q});
         emit(TensorRole::KBias, i, {kv});
         emit(TensorRole::VBias, i, {kv});
       }
-      if (c.o_bias) emit(TensorRole::OBias, i, {C});
+      if (c.o_bias) emit(TensorRole::OBias, i, {w.mlp_in});
       if (c.qk_norm) {
         emit(TensorRole::QNorm, i, {D});
         emit(TensorRole::KNorm, i, {D});
       }
+      if (sg) emit(TensorRole::AttnShortcut, i, {w.attn_in, w.mlp_in});
     }
     if (l.has_mlp) {
       const int64_t F = l.intermediate_size;
-      emit(TensorRole::MlpNorm, i, {C});
-      emit(TensorRole::Gate, i, {F, C});
-      emit(TensorRole::Up, i, {F, C});
-      emit(TensorRole::Down, i, {C, F});
+      emit(TensorRole::MlpNorm, i, {w.mlp_in});
+      emit(TensorRole::Gate, i, {F, w.mlp_in});
+      emit(TensorRole::Up, i, {F, w.mlp_in});
+      emit(TensorRole::Down, i, {w.mlp_out, F});
       if (c.mlp_bias) {
         emit(TensorRole::GateBias, i, {F});
         emit(TensorRole::UpBias, i, {F});
-        emit(TensorRole::DownBias, i, {C});
+        emit(TensorRole::DownBias, i, {w.mlp_out});
       }
+      if (sg) emit(TensorRole::MlpShortcut, i, {w.mlp_in, w.mlp_out});
     }
   }
-  emit(TensorRole::FinalNorm, -1, {C});
-  if (!c.tie_word_embeddings) emit(TensorRole::LmHead, -1, {c.vocab_size, C});
+  const int64_t final_dim = sg ? sg->final_dim() : C;
+  emit(TensorRole::FinalNorm, -1, {final_dim});
+  if (!c.tie_word_embeddings) emit(TensorRole::LmHead, -1, {c.vocab_size, final_dim});
 }
 
 at::Tensor& tensor_slot(ModelWeights& w, const TensorSpec& s) {
@@ -130,6 +138,7 @@ at::Tensor& tensor_slot(ModelWeights& w, const TensorSpec& s) {
     case TensorRole::OBias: return attn().o_bias;
     case TensorRole::QNorm: return attn().q_norm;
     case TensorRole::KNorm: return attn().k_norm;
+    case TensorRole::AttnShortcut: return attn().shortcut;
     case TensorRole::MlpNorm: return mlp().norm;
     case TensorRole::Gate: return mlp().gate;
     case TensorRole::Up: return mlp().up;
@@ -137,6 +146,7 @@ at::Tensor& tensor_slot(ModelWeights& w, const TensorSpec& s) {
     case TensorRole::GateBias: return mlp().gate_bias;
     case TensorRole::UpBias: return mlp().up_bias;
     case TensorRole::DownBias: return mlp().down_bias;
+    case TensorRole::MlpShortcut: return mlp().shortcut;
     default: break;
   }
   throw Error(fmt::format("tensor {}: unknown role", s.name));

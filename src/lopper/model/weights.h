@@ -18,6 +18,7 @@ enum class TensorRole {
   Embed, FinalNorm, LmHead,
   AttnNorm, Q, K, V, O, QBias, KBias, VBias, OBias, QNorm, KNorm,
   MlpNorm, Gate, Up, Down, GateBias, UpBias, DownBias,
+  AttnShortcut, MlpShortcut,  // SliceGPT: residual rotations across a sublayer (x @ Q), [in, out]
 };
 
 // Whether the role is a Linear weight [out, in] (the matrices pruning methods work on).
@@ -28,12 +29,14 @@ struct AttentionWeights {
   at::Tensor q, k, v, o;     // [H*D, C], [KV*D, C], [KV*D, C], [C, H*D]
   at::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when the config has none
   at::Tensor q_norm, k_norm;  // Qwen3 per-head RMSNorm [D]
+  at::Tensor shortcut;        // SliceGPT attn_shortcut_Q [C_in, C_mid]; undefined: identity
 };
 
 struct MlpWeights {
   at::Tensor norm;               // post_attention_layernorm [C]
   at::Tensor gate, up, down;     // [F, C], [F, C], [C, F]
   at::Tensor gate_bias, up_bias, down_bias;
+  at::Tensor shortcut;           // SliceGPT mlp_shortcut_Q [C_mid, C_out]; undefined: identity
 };
 
 struct LayerWeights {

@@ -37,7 +37,9 @@ nlohmann::json PruningPlan::to_json() const {
     if (a.op == "keep_kv_groups") j["groups"] = a.indices;
     acts.push_back(j);
   }
-  return {{"lopper_plan", 1}, {"method", method}, {"model", model}, {"actions", acts}};
+  nlohmann::json j = {{"lopper_plan", 1}, {"method", method}, {"model", model}, {"actions", acts}};
+  if (refits_omitted) j["refits_omitted"] = true;
+  return j;
 }
 
 PruningPlan PruningPlan::from_json(const nlohmann::json& j0, const std::string& src) {
@@ -47,6 +49,7 @@ PruningPlan PruningPlan::from_json(const nlohmann::json& j0, const std::string& 
   PruningPlan p;
   p.method = j.value("method", "");
   p.model = j.value("model", nlohmann::json::object());
+  p.refits_omitted = j.contains("refits_omitted") && j["refits_omitted"].is_boolean() && j["refits_omitted"].get<bool>();
   try {
     for (const auto& a : j["actions"]) {
       PlanAction act;

@@ -6,7 +6,8 @@
 //    "actions": [{"op": "remove_layers", "layers": [..]},
 //                {"op": "remove_attention" | "remove_mlp", "layer": i},
 //                {"op": "keep_mlp_channels", "layer": i, "channels": [..]},
-//                {"op": "keep_kv_groups", "layer": i, "groups": [..]}]}
+//                {"op": "keep_kv_groups", "layer": i, "groups": [..]}],
+//    "refits_omitted": true (only when the method also re-fitted weights the plan does not hold)}
 // Layer indices always refer to the model the plan was made for (before any action); actions are
 // applied so that this holds (layer removal last).
 #pragma once
@@ -30,6 +31,9 @@ struct PruningPlan {
   std::string method;
   nlohmann::json model;     // fingerprint of the model the plan was made for
   std::vector<PlanAction> actions;
+  // The method also re-fitted weights (SPRINT's down_proj, OSSCAR's down_proj, heads --refit's
+  // o_proj); those live in the checkpoint it saved, not in the plan. Serialized as "refits_omitted".
+  bool refits_omitted = false;
 
   static PruningPlan for_model(const Model& m, std::string method);
   nlohmann::json to_json() const;

@@ -29,7 +29,9 @@ std::string methods_list() {
   for (const auto& n : sparsity_method_names()) sp += (sp.empty() ? "" : ", ") + n;
   std::string se;
   for (const auto& n : search_method_names()) se += (se.empty() ? "" : ", ") + n;
-  return "depth methods: " + s + "; search methods: " + se + "; sparsity methods: " + sp;
+  std::string wi;
+  for (const auto& n : width_method_names()) wi += (wi.empty() ? "" : ", ") + n;
+  return "depth methods: " + s + "; search methods: " + se + "; width methods: " + wi + "; sparsity methods: " + sp;
 }
 
 nlohmann::json measure(const Model& m, const Tokenizer& tok, const PruneRequest& req, const char* when) {
@@ -74,6 +76,17 @@ PruningPlan plan_depth(const Model& m, const Tokenizer& tok, const PruneRequest&
   auto plan = PruningPlan::for_model(m, method->name());
   plan.actions.push_back({"remove_layers", -1, std::vector<int64_t>(r.removed.begin(), r.removed.end())});
   return plan;
+}
+
+void print_plan(const PruningPlan& plan) {
+  std::printf("-- plan: remove layers [%s]\n", fmt::format("{}", fmt::join(plan.removed_layers(), ", ")).c_str());
+  for (const auto& a : plan.actions)
+    if (a.op == "remove_attention" || a.op == "remove_mlp")
+      std::printf("   %s %d\n", a.op.c_str(), a.layer);
+    else if (a.op == "keep_mlp_channels")
+      std::printf("   layer %d keeps %zu FFN channels\n", a.layer, a.indices.size());
+    else if (a.op == "keep_kv_groups")
+      std::printf("   layer %d keeps KV groups [%s]\n", a.layer, fmt::format("{}", fmt::join(a.indices, ", ")).c_str());
 }
 
 struct Measured {
@@ -124,16 +137,52 @@ Measured sparsify(Model& m, const Tokenizer& tok, const PruneRequest& req, nlohm
   return r;
 }
 
+
+// Width methods: calibrate, measure the dense model, prune in place (sequential methods feed each
+// layer with its pruned predecessors), measure again. The plan records the kept indices.
+Measured prune_width(Model& m, const Tokenizer& tok, const PruneRequest& req, const WidthMethod& method,
+                     const WidthOptions& o, nlohmann::json& report) {
+  auto t0 = Clock::now();
+  auto calib = load_calibration(tok, req.calib, m.config.max_position_embeddings);
+  report["calibration"] = report_calibration(req.calib, calib);
+  report["timing"]["calibration_s"] = seconds_since(t0);
+  Measured r;
+  auto t_eval = Clock::now();
+  r.before = measure(m, tok, req, "before");
+  r.before_s = seconds_since(t_eval);
+  auto t_prune = Clock::now();
+  auto w = method.run(m, calib, o);
+  report["timing"]["prune_s"] = seconds_since(t_prune);
+  report["method"] = method.name();
+  report["method_description"] = method.description();
+  report["method_options"] = o.to_json();
+  report["method_details"] = w.details;
+  report["plan"] = w.plan.to_json();
+  report["plan_reapplies"] = w.plan_reapplies;
+  report["removed_layers"] = w.plan.removed_layers();
+  if (!req.save_plan.empty()) write_file_atomic(req.save_plan, w.plan.to_json().dump(2) + "\n");
+  std::printf("-- %s: %s\n", method.name().c_str(), method.description().c_str());
+  print_plan(w.plan);
+  if (w.plan.refits_omitted)
+    std::printf("-- note: the plan holds the kept indices only; the re-fitted weights are in the checkpoint (--out)\n");
+  auto t_eval2 = Clock::now();
+  r.after = measure(m, tok, req, "after");
+  r.after_s = seconds_since(t_eval2);
+  return r;
+}
+
 }  // namespace
 
 nlohmann::json run_prune(const PruneRequest& req) {
   auto t_start = Clock::now();
   const bool sparse = req.plan_in.empty() && is_sparsity_method(req.method);
   const bool search = req.plan_in.empty() && is_search_method(req.method);
+  auto width_method = req.plan_in.empty() ? make_width_method(req.method) : nullptr;
+  const bool width = width_method != nullptr;
   // 2ssp's target is a sparsity too (of decoder-layer parameters, not of each matrix).
   const bool sparse_opts = (req.sparsity.sparsity.has_value() && !(search && req.method == "2ssp")) ||
                            !req.sparsity.nm.empty();
-  if (req.plan_in.empty() && !sparse && !search && !make_depth_method(req.method))
+  if (req.plan_in.empty() && !sparse && !search && !width && !make_depth_method(req.method))
     fail("--method \"{}\" is not known ({})", req.method, methods_list());
   check(search || req.resume.empty(), "--resume applies to search methods ({})",
         fmt::format("{}", fmt::join(search_method_names(), ", ")));
@@ -146,9 +195,23 @@ nlohmann::json run_prune(const PruneRequest& req) {
           fmt::format("{}", fmt::join(sparsity_method_names(), ", ")),
           req.plan_in.empty() ? "--method " + req.method : std::string("--plan"));
   }
+  check(width || (!req.width.params && !req.width.kv_groups && !req.width.align && !req.width.refit),
+        "--params / --kv-groups / --align / --refit apply to width methods ({})",
+        fmt::format("{}", fmt::join(width_method_names(), ", ")));
+  WidthOptions width_opts = req.width;
+  if (width) {
+    check(!req.remove, "--remove applies to depth and search methods; --method {} takes --ratio R (fraction of its "
+          "dimension) or --params R (fraction of decoder parameters)", req.method);
+    check(!req.plan_only, "--plan-only is not supported for width methods (they prune while they choose)");
+    if (req.ratio) width_opts.ratio = req.ratio;
+    width_opts.micro_batch = req.depth.micro_batch;
+  }
   check(!req.plan_only || !req.save_plan.empty(), "--plan-only needs --save-plan FILE (where to write the plan)");
   check(req.plan_only || !req.out_dir.empty() || !req.out_gguf.empty() || !req.eval_ppl.empty(),
         "nothing to do: give --out DIR (pruned checkpoint), --out-gguf FILE, --eval-ppl, or --plan-only");
+  check(req.out_gguf.empty() || req.method != "slicegpt",
+        "--out-gguf: a SliceGPT-sliced model has shortcut matrices between sublayers, which llama.cpp's GGUF cannot "
+        "hold; save it with --out and run it with lopper");
   if (!req.out_gguf.empty()) check_output_path(req.out_gguf, req.force, "--out-gguf");
   if (!req.out_dir.empty()) {
     std::error_code ec;
@@ -160,6 +223,11 @@ nlohmann::json run_prune(const PruneRequest& req) {
   std::optional<at::ScalarType> save_dtype;
   if (req.save_dtype) save_dtype = parse_dtype(*req.save_dtype, c10::Device(c10::kCPU));
   auto model = Model::load(req.model_dir, req.load);
+  if (is_sliced(model.config) && req.plan_in.empty() && !sparse && (!width || req.method == "slicegpt"))
+    fail("{} is SliceGPT-rotated (shortcut matrices between sublayers): --method {} would {}; run it before "
+         "slicing", req.model_dir.string(), req.method,
+         req.method == "slicegpt" ? "slice it twice" : "remove layers or sublayers across the shortcuts");
+  if (width) width_method->validate(model.config, width_opts);  // bad targets fail before calibration
   auto tok = Tokenizer::from_dir(req.model_dir);
   nlohmann::json report;
   report["model"] = req.model_dir.string();
@@ -174,15 +242,17 @@ nlohmann::json run_prune(const PruneRequest& req) {
   if (sparse) {
     ppl = sparsify(model, tok, req, report);
     if (!req.save_plan.empty()) write_file_atomic(req.save_plan, report["plan"].dump(2) + "\n");
+  } else if (width) {
+    ppl = prune_width(model, tok, req, *width_method, width_opts, report);
   } else {
     PruningPlan plan;
     std::map<int, at::Tensor> refits;  // layer of the input model -> re-fitted down_proj weight
     if (!req.plan_in.empty()) {
       plan = PruningPlan::load(req.plan_in);
       report["plan_source"] = req.plan_in.string();
-      if (plan.method == "sprint")
-        std::printf("-- note: a plan holds SPRINT's removals only; its re-fitted down_proj rows are in the checkpoint "
-                    "it saved, not here (this applies the removals without the refit)\n");
+      if (plan.method == "sprint" || plan.refits_omitted)
+        std::printf("-- note: a plan holds %s's removals only; its re-fitted weights are in the checkpoint it saved, "
+                    "not here (this applies the removals without the refit)\n", plan.method.c_str());
     } else if (search) {
       SearchRequest sr{req.method, req.search, req.calib, req.resume, req.progress};
       sr.options.remove = req.remove;
@@ -191,6 +261,7 @@ nlohmann::json run_prune(const PruneRequest& req) {
       sr.options.engine.micro_batch = req.depth.micro_batch;
       sr.options.seed = req.calib.seed;
       plan = plan_search(model, tok, sr, report, &refits);
+      plan.refits_omitted = !refits.empty();
     } else {
       plan = plan_depth(model, tok, req, report);
     }
@@ -198,12 +269,7 @@ nlohmann::json run_prune(const PruneRequest& req) {
     report["plan"] = plan.to_json();
     report["removed_layers"] = plan.removed_layers();
     if (!req.save_plan.empty()) write_file_atomic(req.save_plan, plan.to_json().dump(2) + "\n");
-    std::printf("-- plan: remove layers [%s]\n", fmt::format("{}", fmt::join(plan.removed_layers(), ", ")).c_str());
-    for (const auto& a : plan.actions)
-      if (a.op == "remove_attention" || a.op == "remove_mlp")
-        std::printf("   %s %d\n", a.op.c_str(), a.layer);
-      else if (a.op == "keep_mlp_channels")
-        std::printf("   layer %d keeps %zu FFN channels\n", a.layer, a.indices.size());
+    print_plan(plan);
     if (req.plan_only) {
       if (!refits.empty())
         std::printf("-- note: the plan holds the removals only; the %zu re-fitted down_proj are kept only in a "

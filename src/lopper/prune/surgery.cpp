@@ -16,6 +16,13 @@ void check_layer(const Model& m, int layer) {
         layer, m.config.num_layers());
 }
 
+// Removing a layer or sublayer would break the chain of rotations between them (each shortcut and
+// each sublayer's output are in the basis the next one reads).
+void check_not_sliced(const Model& m, const char* what) {
+  check(!is_sliced(m.config), "cannot {}: the model is SliceGPT-rotated (each block's shortcut matrices rotate the "
+        "residual stream into the next block's basis, so blocks cannot be removed)", what);
+}
+
 at::Tensor index_rows(const at::Tensor& t, const at::Tensor& idx) {
   return t.defined() ? t.index_select(0, idx).contiguous() : t;
 }
@@ -27,6 +34,7 @@ at::Tensor index_tensor(const std::vector<int64_t>& v, const at::Tensor& like) {
 }  // namespace
 
 void remove_layers(Model& m, std::vector<int> layers) {
+  check_not_sliced(m, "remove layers");
   std::set<int> drop(layers.begin(), layers.end());
   for (int l : drop) check_layer(m, l);
   check(static_cast<int>(drop.size()) < m.config.num_layers(),
@@ -43,6 +51,7 @@ void remove_layers(Model& m, std::vector<int> layers) {
 }
 
 void remove_attention(Model& m, int layer) {
+  check_not_sliced(m, "remove an attention sublayer");
   check_layer(m, layer);
   auto& s = m.config.layers[layer];
   s.has_attn = false;
@@ -51,6 +60,7 @@ void remove_attention(Model& m, int layer) {
 }
 
 void remove_mlp(Model& m, int layer) {
+  check_not_sliced(m, "remove an MLP sublayer");
   check_layer(m, layer);
   auto& s = m.config.layers[layer];
   s.has_mlp = false;
