@@ -6,6 +6,9 @@ PKGS=(
   libtorch-dev libopenblas0-pthread
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev
+  # `lopper serve`'s browser test drives the demo page in headless Chromium through chromedriver.
+  chromium chromium-driver
 )
 # Node.js runs the llama.cpp engine of the GGUF export tests (below); Debian's nodejs/npm only when
 # the machine has no node at all.

@@ -9,6 +9,7 @@
 #include "lopper/model/device.h"
 #include "lopper/model/random_init.h"
 #include "lopper/tokenizer/tokenizer.h"
+#include "lopper/train/lora_bench.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
 
@@ -20,7 +21,9 @@ void register_bench(CLI::App& app) {
         data_dir, json;
     BenchOptions b;
     GenerateBenchOptions g;
-    bool generate = false;
+    bool generate = false, lora_train = false;
+    LoraBenchOptions l;
+    std::string lora_data;
     PerplexityOptions p;
     uint64_t seed = 0;
   };
@@ -45,6 +48,12 @@ void register_bench(CLI::App& app) {
   sub->add_option("--gen-len", o->gen_lens, "--generate: new tokens, comma-separated")->default_val("128");
   sub->add_option("--warmup", o->g.warmup, "--generate: untimed runs per setting")->default_val(1);
   sub->add_option("--repeats", o->g.repeats, "--generate: timed runs per setting (median reported)")->default_val(3);
+  sub->add_flag("--lora-train", o->lora_train,
+                "Time LoRA training steps (forward, backward, AdamW) instead of prefill; micro-batch = first --batch");
+  sub->add_option("--lora-data", o->lora_data, "--lora-train: text file to train on (needs --tokenizer or --model)");
+  sub->add_option("--steps", o->l.steps, "--lora-train: timed steps (after two warm-up steps)")->default_val(5);
+  sub->add_option("--lora-rank", o->l.lora.rank, "--lora-train: LoRA rank")->default_val(8);
+  sub->add_flag("--gradient-checkpointing", o->l.grad_checkpointing, "--lora-train: recompute layers in backward");
   sub->add_option("--ppl", o->ppl, "Also time perplexity on these datasets (wikitext2,c4,ptb,FILE)");
   sub->add_option("--tokenizer", o->tokenizer, "Tokenizer directory for --ppl (default: --model)");
   sub->add_option("--ppl-seqlen", o->p.seqlen, "Window length for --ppl (default: min(context, 2048))");
@@ -59,8 +68,15 @@ void register_bench(CLI::App& app) {
     std::string tok_dir = o->tokenizer.empty() ? o->model : o->tokenizer;
     check(o->ppl.empty() || !tok_dir.empty(), "--ppl with random weights needs --tokenizer DIR");
     // Everything that can fail on bad input is checked before the (possibly long) model set-up.
+    check(o->lora_data.empty() || !tok_dir.empty(), "--lora-data with random weights needs --tokenizer DIR");
+    check(!o->lora_train || !o->generate, "bench: --lora-train and --generate are separate runs");
     std::optional<Tokenizer> tok;
-    if (!o->ppl.empty()) tok = Tokenizer::from_dir(tok_dir);
+    if (!o->ppl.empty() || !o->lora_data.empty()) tok = Tokenizer::from_dir(tok_dir);
+    std::vector<int64_t> lora_tokens;
+    if (!o->lora_data.empty()) {
+      auto ids = tok->encode(read_file(o->lora_data));
+      lora_tokens.assign(ids.begin(), ids.end());
+    }
 
     auto t0 = std::chrono::steady_clock::now();
     const bool random = o->model.empty();
@@ -78,15 +94,21 @@ void register_bench(CLI::App& app) {
                 dtype_name(model.dtype).c_str(), random ? "random weights made" : "loaded", setup_s);
     std::fflush(stdout);
 
-    nlohmann::json report = o->generate ? nlohmann::json{{"generate", bench_generate(model, o->g)}}
-                                        : bench_prefill(model, o->b);
+    nlohmann::json report;
+    if (o->lora_train) {
+      o->l.seqlen = o->b.seqlen;
+      o->l.micro_batch = o->b.batches.at(0);
+      report["lora_train"] = bench_lora_training(model, lora_tokens, o->l);
+    } else {
+      report = o->generate ? nlohmann::json{{"generate", bench_generate(model, o->g)}} : bench_prefill(model, o->b);
+    }
     report["model"] = random ? o->config : o->model;
     report["random_weights"] = random;
     report["device"] = o->device;
     report["dtype"] = dtype_name(model.dtype);
     report["params"] = params;
     report["setup_seconds"] = setup_s;
-    if (tok) {
+    if (tok && !o->ppl.empty()) {
       reset_peak_memory(model.device);
       auto ev = run_eval(model, *tok, EvalRequest{split_list(o->ppl), o->p, o->data_dir, {}});
       report["ppl"] = ev["ppl"];

@@ -13,5 +13,7 @@ void register_prune(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_export(CLI::App& app);
+void register_serve(CLI::App& app);
+void register_finetune(CLI::App& app);
 
 }  // namespace lopper::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   lopper::cli::register_bench(app);
   lopper::cli::register_compare(app);
   lopper::cli::register_export(app);
+  lopper::cli::register_serve(app);
+  lopper::cli::register_finetune(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

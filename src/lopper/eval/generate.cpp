@@ -86,6 +86,7 @@ std::vector<int64_t> generate(const Model& model, const std::vector<int64_t>& pr
     auto last = logits[0].to(at::kFloat);  // [V]
     int64_t next = pick(last, o, rng);
     ids.push_back(next);
+    if (o.on_token && !o.on_token(next)) break;
     if (o.stop_at_eos && std::find(eos.begin(), eos.end(), next) != eos.end()) break;
   }
   return ids;

@@ -2,6 +2,7 @@
 // cache. Sampling uses lopper's own seeded RNG so the same seed gives the same text everywhere.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct GenerateOptions {
   uint64_t seed = 0;
   bool use_cache = true;
   bool stop_at_eos = true;  // stop after emitting one of the config's eos ids
+  // Called with each new id as soon as it is picked (streaming); returning false stops generation
+  // after that id (e.g. the client went away). It does not change which ids are generated.
+  std::function<bool(int64_t id)> on_token;
 };
 
 // Returns the prompt followed by the generated ids.

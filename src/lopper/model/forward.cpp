@@ -35,6 +35,15 @@ inline at::Tensor shortcut(const at::Tensor& h, const at::Tensor& q) { return q.
 // SliceGPT's norm divisor (the original hidden size); 0 (plain mean) for ordinary models.
 inline int64_t norm_dim(const ModelConfig& c) { return c.slicegpt ? c.slicegpt->norm_dim : 0; }
 
+// A Linear projection of layer `layer`, plus the context's adapter addition when it has one.
+inline at::Tensor project(ForwardContext& ctx, int layer, TensorRole role, const at::Tensor& x, const at::Tensor& w,
+                          const at::Tensor& b) {
+  at::Tensor y = ops::linear(x, w, b);
+  if (!ctx.adapter) return y;
+  at::Tensor d = ctx.adapter->delta(layer, role, x);
+  return d.defined() ? y + d : y;
+}
+
 }  // namespace
 
 at::Tensor Model::embed(const at::Tensor& ids) const {
@@ -56,9 +65,9 @@ at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx, 
     const int64_t H = spec.num_heads, KV = spec.num_kv_heads;
     at::Tensor x = ops::rms_norm(h, a.norm, config.rms_norm_eps, norm_dim(config));  // [B, T, C]
     tap(ctx, i, Tap::AttnIn, x);
-    auto q = ops::linear(x, a.q, a.q_bias).view({B, T, H, D});    // [B, T, H, D]
-    auto k = ops::linear(x, a.k, a.k_bias).view({B, T, KV, D});   // [B, T, KV, D]
-    auto v = ops::linear(x, a.v, a.v_bias).view({B, T, KV, D});
+    auto q = project(ctx, i, TensorRole::Q, x, a.q, a.q_bias).view({B, T, H, D});   // [B, T, H, D]
+    auto k = project(ctx, i, TensorRole::K, x, a.k, a.k_bias).view({B, T, KV, D});   // [B, T, KV, D]
+    auto v = project(ctx, i, TensorRole::V, x, a.v, a.v_bias).view({B, T, KV, D});
     if (config.qk_norm) {
       q = ops::rms_norm(q, a.q_norm, config.rms_norm_eps);
       k = ops::rms_norm(k, a.k_norm, config.rms_norm_eps);
@@ -91,7 +100,7 @@ at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx, 
                        .transpose(1, 2)
                        .reshape({B, T, H * D});                    // [B, T, H*D]
     tap(ctx, i, Tap::AttnContext, c);
-    at::Tensor out = ops::linear(c, a.o, a.o_bias);                // [B, T, C]
+    at::Tensor out = project(ctx, i, TensorRole::O, c, a.o, a.o_bias);  // [B, T, C]
     tap(ctx, i, Tap::AttnOut, out);
     h = shortcut(h, a.shortcut) + out;
   } else if (w.attn) {
@@ -101,9 +110,10 @@ at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx, 
     const MlpWeights& m = *w.mlp;
     at::Tensor x = ops::rms_norm(h, m.norm, config.rms_norm_eps, norm_dim(config));  // [B, T, C]
     tap(ctx, i, Tap::MlpIn, x);
-    at::Tensor act = at::silu(ops::linear(x, m.gate, m.gate_bias)) * ops::linear(x, m.up, m.up_bias);  // [B, T, F]
+    at::Tensor gate = project(ctx, i, TensorRole::Gate, x, m.gate, m.gate_bias);  // [B, T, F]
+    at::Tensor act = at::silu(gate) * project(ctx, i, TensorRole::Up, x, m.up, m.up_bias);  // [B, T, F]
     tap(ctx, i, Tap::MlpAct, act);
-    at::Tensor out = ops::linear(act, m.down, m.down_bias);        // [B, T, C]
+    at::Tensor out = project(ctx, i, TensorRole::Down, act, m.down, m.down_bias);  // [B, T, C]
     tap(ctx, i, Tap::MlpOut, out);
     h = shortcut(h, m.shortcut) + out;
   } else if (w.mlp) {

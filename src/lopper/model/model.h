@@ -9,6 +9,7 @@
 
 #include "lopper/model/config.h"
 #include "lopper/model/kv_cache.h"
+#include "lopper/model/linear_adapter.h"
 #include "lopper/model/taps.h"
 #include "lopper/model/weights.h"
 
@@ -34,6 +35,7 @@ struct RopeTables {
 struct ForwardContext {
   KVCache* cache = nullptr;     // incremental decoding; positions continue from cache->length()
   TapHandler* taps = nullptr;   // observers / replacers of hidden states
+  LinearAdapter* adapter = nullptr;  // additions to Linear outputs (LoRA fine-tuning)
   int64_t pos_offset = 0;       // position of the first token when no cache is used
   // Left padding, one entry per batch row: the first row_start[b] tokens of row b's sequence (cache
   // included) are padding that no token attends to, and row b's positions count from there. Lets
