@@ -96,5 +96,16 @@ TEST_F(FinetuneCli, BadInputIsOneLineError) {
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+TEST_F(FinetuneCli, BenchTimesTheTrainingStep) {
+  const auto report = dir / "bench.json";
+  auto r = test::run("bench --model " + model + " --lora-train --batch 2 --seqlen 16 --steps 2 --json " + report.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(read_file(report))["lora_train"];
+  EXPECT_EQ(j["micro_batch"], 2);
+  EXPECT_EQ(j["seqlen"], 16);
+  EXPECT_GT(j["tokens_per_s"].get<double>(), 0);
+  EXPECT_EQ(j["trainable_params"], 46240);  // r=8 on 35 projections of stories260k
+}
+
 }  // namespace
 }  // namespace lopper

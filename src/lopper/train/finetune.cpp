@@ -13,6 +13,7 @@
 #include "lopper/train/adamw.h"
 #include "lopper/train/finetune_state.h"
 #include "lopper/train/grad_checkpoint.h"
+#include "lopper/train/seed_mix.h"
 #include "lopper/util/error.h"
 
 namespace lopper {
@@ -22,13 +23,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-uint64_t mix(uint64_t a, uint64_t b) {  // splitmix64 of a combined with b
-  uint64_t x = a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 int64_t label_tokens(const TrainExample& ex) {  // labels scored: positions 1..n-1
   return std::count_if(ex.labels.begin() + 1, ex.labels.end(), [](int64_t l) { return l != kIgnoreLabel; });
@@ -164,7 +158,7 @@ FinetuneResult run_finetune(const Model& model, LoraAdapters& lora, const std::v
     const auto t_step = Clock::now();
     const int64_t epoch = step / steps_per_epoch, j = step % steps_per_epoch;
     if (epoch != perm_epoch) {  // a fresh seeded order per epoch, rebuilt the same way on resume
-      perm = seeded_permutation(N, mix(o.seed, static_cast<uint64_t>(epoch)));
+      perm = seeded_permutation(N, seed_mix(o.seed, static_cast<uint64_t>(epoch)));
       perm_epoch = epoch;
     }
     std::vector<const TrainExample*> batch;
@@ -177,7 +171,7 @@ FinetuneResult run_finetune(const Model& model, LoraAdapters& lora, const std::v
     for (size_t m = 0; m < batch.size(); m += static_cast<size_t>(o.micro_batch)) {
       std::vector<const TrainExample*> mb(batch.begin() + static_cast<std::ptrdiff_t>(m),
                                           batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), m + o.micro_batch)));
-      lora.set_training(true, mix(mix(o.seed, static_cast<uint64_t>(step) + 1), m));
+      lora.set_training(true, seed_mix(seed_mix(o.seed, static_cast<uint64_t>(step) + 1), m));
       auto [loss, tokens] = lm_loss_sum(model, &lora, mb, o.grad_checkpointing);
       if (batch_labels > 0 && tokens > 0) (loss / static_cast<double>(batch_labels)).backward();
       loss_sum += loss.item<double>();

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "lopper/io/safetensors.h"
+#include "lopper/train/seed_mix.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
 
@@ -44,14 +45,6 @@ const at::Tensor* weight_of(const ModelWeights& w, int layer, TensorRole role) {
     case TensorRole::Down: return lw.mlp ? &lw.mlp->down : nullptr;
     default: return nullptr;
   }
-}
-
-// splitmix64: decorrelated per-(seed, layer, projection) dropout seeds.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
 }
 
 }  // namespace
@@ -141,7 +134,7 @@ at::Tensor LoraAdapters::delta(int layer, TensorRole role, const at::Tensor& x) 
     auto gen = at::globalContext().defaultGenerator(x.device());
     {
       std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_current_seed(mix(dropout_seed_ ^ mix(static_cast<uint64_t>(layer) * kRoles + slot)));
+      gen.set_current_seed(seed_mix(dropout_seed_, static_cast<uint64_t>(layer) * kRoles + slot));
     }
     xin = at::dropout(x, config_.dropout, true);
   }

@@ -17,16 +17,20 @@ nlohmann::json bench_lora_training(Model& model, const std::vector<int64_t>& tok
   prepare_for_training(model);
   LoraAdapters lora(model, o.lora, 0);
   AdamW opt(lora.parameters(), {});
-  // Windows: consecutive slices of the text, or random ids.
-  at::manual_seed(0);
-  const auto V = model.config.vocab_size;
+  // Windows: consecutive slices of the text (cycled), or random ids.
+  const int64_t n = o.micro_batch * (o.steps + o.warmup) * o.seqlen;
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  if (tokens.empty()) {
+    at::manual_seed(0);
+    auto r = at::randint(model.config.vocab_size, {n}, at::kLong);
+    std::copy(r.data_ptr<int64_t>(), r.data_ptr<int64_t>() + n, ids.begin());
+  } else {
+    for (int64_t i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = tokens[static_cast<size_t>(i) % tokens.size()];
+  }
   std::vector<TrainExample> windows;
-  size_t pos = 0;
-  for (int64_t i = 0; i < o.micro_batch * (o.steps + o.warmup); ++i) {
+  for (int64_t i = 0; i < n; i += o.seqlen) {
     TrainExample ex;
-    for (int64_t t = 0; t < o.seqlen; ++t) {
-      ex.ids.push_back(tokens.empty() ? at::randint(V, {1}, at::kLong).item<int64_t>() : tokens[pos++ % tokens.size()]);
-    }
+    ex.ids.assign(ids.begin() + i, ids.begin() + i + o.seqlen);
     ex.labels = ex.ids;
     windows.push_back(std::move(ex));
   }
