@@ -7,6 +7,8 @@ PKGS=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev
+  # Models by hub id: downloads with libcurl, sha256 checks with OpenSSL.
+  libcurl4-openssl-dev libssl-dev
   # `lopper serve`'s browser test drives the demo page in headless Chromium through chromedriver.
   chromium chromium-driver
 )

@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/model_arg.h"
+#include "cli/placement_options.h"
 #include "lopper/eval/bench.h"
 #include "lopper/eval/bench_generate.h"
 #include "lopper/eval/eval_command.h"
@@ -26,16 +28,20 @@ void register_bench(CLI::App& app) {
     std::string lora_data;
     PerplexityOptions p;
     uint64_t seed = 0;
+    PlacementCliOptions place;
+    bool download = false;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
       "bench", "Time prefill (tokens/s, TFLOP/s, peak memory) and optionally a perplexity pass, on a checkpoint "
                "or on random weights of any shape");
-  auto* model_opt = sub->add_option("--model", o->model, "Model directory (real weights)");
+  auto* model_opt = sub->add_option("--model", o->model, "Model directory (real weights) or hub id org/name[@rev]");
+  add_download_flag(sub, &o->download);
   sub->add_option("--config", o->config, "config.json (or its directory): time this shape with random weights")
       ->excludes(model_opt);
   sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16 | f16")->default_val("auto");
+  o->place.add(sub);
   sub->add_option("--seqlen", o->b.seqlen, "Tokens per sequence")->default_val(512);
   sub->add_option("--batch", o->batches, "Batch sizes, comma-separated")->default_val("1");
   sub->add_option("--iters", o->b.iters, "Timed passes per batch size (after one warm-up)")->default_val(3);
@@ -63,6 +69,7 @@ void register_bench(CLI::App& app) {
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
   sub->callback([o] {
     check(!o->model.empty() || !o->config.empty(), "bench: give --model DIR or --config FILE");
+    if (!o->model.empty()) o->model = resolve_model_arg(o->model, o->download);
     o->b.batches = o->g.batches = parse_int_list(o->batches, "--batch");
     o->g.gen_lens = parse_int_list(o->gen_lens, "--gen-len");
     std::string tok_dir = o->tokenizer.empty() ? o->model : o->tokenizer;
@@ -84,8 +91,12 @@ void register_bench(CLI::App& app) {
     auto shape = [&] {
       return std::filesystem::is_directory(o->config) ? ModelConfig::load(o->config) : ModelConfig::load_file(o->config);
     };
-    Model model = random ? random_model(shape(), {o->device, o->dtype}, o->seed)
-                         : Model::load(o->model, {o->device, o->dtype});
+    LoadOptions load{o->device, o->dtype};
+    o->place.apply(load);
+    // Random weights are made on the device, then placed (a shape larger than the device needs a
+    // checkpoint to stream from).
+    Model model = random ? random_model(shape(), {load.device, o->dtype}, o->seed) : Model::load(o->model, load);
+    if (random) model.place(load.placement);
     synchronize(model.device);
     double setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto params = count_params(model.config).total;
@@ -104,7 +115,7 @@ void register_bench(CLI::App& app) {
     }
     report["model"] = random ? o->config : o->model;
     report["random_weights"] = random;
-    report["device"] = o->device;
+    report["device"] = load.device;
     report["dtype"] = dtype_name(model.dtype);
     report["params"] = params;
     report["setup_seconds"] = setup_s;
@@ -113,7 +124,9 @@ void register_bench(CLI::App& app) {
       auto ev = run_eval(model, *tok, EvalRequest{split_list(o->ppl), o->p, o->data_dir, {}});
       report["ppl"] = ev["ppl"];
       report["ppl_peak_memory_bytes"] = peak_memory_bytes(model.device);
+      report["ppl_peak_host_memory_bytes"] = peak_memory_bytes(c10::Device(c10::kCPU));
     }
+    if (model.stream) report["placement"] = placement_report(model);
     if (!o->json.empty()) write_file_atomic(o->json, report.dump(2) + "\n");
   });
 }

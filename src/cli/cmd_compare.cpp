@@ -1,4 +1,6 @@
 #include "cli/commands.h"
+#include "cli/model_arg.h"
+#include "cli/placement_options.h"
 #include "cli/zeroshot_options.h"
 #include "lopper/eval/compare.h"
 #include "lopper/util/error.h"
@@ -15,11 +17,15 @@ void register_compare(CLI::App& app) {
     ZeroShotCliOptions z;
     bool bench = false;
     int rounds = 2;
+    PlacementCliOptions place;
+    bool download = false;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
       "compare", "Measure a dense model and pruned ones side by side: params, perplexity, zero-shot, generation speed");
-  sub->add_option("--model", o->models, "Model directory; repeat it (the first is the baseline)")->required();
+  sub->add_option("--model", o->models,
+                  "Model directory or hub id org/name[@rev]; repeat it (the first is the baseline)")->required();
+  add_download_flag(sub, &o->download);
   sub->add_option("--ppl", o->ppl, "Perplexity datasets or files, comma-separated");
   o->z.add(sub);
   sub->add_option("--seqlen", o->p.seqlen, "Perplexity window length (default: min(context, 2048))");
@@ -36,11 +42,14 @@ void register_compare(CLI::App& app) {
   sub->add_option("--data-dir", o->data_dir, "Where named datasets and task files live");
   sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16 | f16")->default_val("auto");
+  o->place.add(sub);
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
   sub->callback([o] {
+    resolve_model_args(o->models, o->download);
     CompareRequest req;
     req.models = o->models;
     req.load = {o->device, o->dtype};
+    o->place.apply(req.load);
     req.eval = EvalRequest{split_list(o->ppl), o->p, o->data_dir, {}};
     o->z.apply(req.eval.zeroshot, 0);
     check(!req.eval.ppl_datasets.empty() || !req.eval.zeroshot.tasks.empty() || o->bench,

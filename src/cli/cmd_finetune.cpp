@@ -1,4 +1,5 @@
 #include "cli/commands.h"
+#include "cli/model_arg.h"
 #include "lopper/train/finetune_command.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
@@ -9,12 +10,14 @@ void register_finetune(CLI::App& app) {
   struct Opts {
     FinetuneRequest req;
     std::string model, data, out, targets = "q,k,v,o,gate,up,down", save_adapter, state_dir, json;
+    bool download = false;
   };
   auto o = std::make_shared<Opts>();
   auto& r = o->req;
   auto* sub = app.add_subcommand("finetune",
                                  "LoRA fine-tuning (recovery after pruning): trains adapters, saves the merged model");
-  sub->add_option("--model", o->model, "Model directory (dense or pruned)")->required();
+  sub->add_option("--model", o->model, "Model directory or hub id org/name[@rev] (dense or pruned)")->required();
+  add_download_flag(sub, &o->download);
   sub->add_option("--data", o->data, "Training data: Alpaca JSON / JSON Lines (instruction, input, output) or plain text")
       ->required();
   sub->add_option("--out", o->out, "Output directory for the merged model")->required();
@@ -50,6 +53,7 @@ void register_finetune(CLI::App& app) {
   sub->add_option("--dtype", r.dtype, "Compute dtype: auto (f32 on CPU, bf16 on CUDA) | f32 | bf16")->default_val("auto");
   sub->add_option("--json", o->json, "Write the report (with the training log) as JSON to this file");
   sub->callback([o] {
+    o->model = resolve_model_arg(o->model, o->download);
     auto& r = o->req;
     r.model_dir = o->model;
     r.data = o->data;

@@ -2,6 +2,8 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/model_arg.h"
+#include "cli/placement_options.h"
 #include "lopper/eval/generate.h"
 #include "lopper/tokenizer/tokenizer.h"
 #include "lopper/util/error.h"
@@ -34,10 +36,13 @@ void register_generate(CLI::App& app) {
     std::string model, prompt, ids, json, device = "cpu", dtype = "auto";
     GenerateOptions gen;
     bool ignore_eos = false, no_cache = false;
+    PlacementCliOptions place;
+    bool download = false;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand("generate", "Generate text from a prompt (greedy or sampled)");
-  sub->add_option("--model", o->model, "Model directory")->required();
+  sub->add_option("--model", o->model, kModelHelp)->required();
+  add_download_flag(sub, &o->download);
   auto* p = sub->add_option("--prompt", o->prompt, "Prompt text (encoded with the model's tokenizer, BOS added)");
   auto* i = sub->add_option("--ids", o->ids, "Prompt token ids, comma-separated");
   p->excludes(i);
@@ -51,10 +56,14 @@ void register_generate(CLI::App& app) {
   sub->add_flag("--no-cache", o->no_cache, "Recompute the whole sequence each step (no KV cache)");
   sub->add_option("--device", o->device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16 | f16")->default_val("auto");
+  o->place.add(sub);
   sub->add_option("--json", o->json, "Write {ids, text} as JSON to this file");
   sub->callback([o] {
+    o->model = resolve_model_arg(o->model, o->download);
     if (o->prompt.empty() && o->ids.empty()) fail("generate: give --prompt TEXT or --ids 1,2,3");
-    auto model = Model::load(o->model, {o->device, o->dtype});
+    LoadOptions load{o->device, o->dtype};
+    o->place.apply(load);
+    auto model = Model::load(o->model, load);
     std::optional<Tokenizer> tok;
     std::error_code ec;
     if (std::filesystem::exists(std::filesystem::path(o->model) / "tokenizer.json", ec))

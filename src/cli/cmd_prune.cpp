@@ -1,4 +1,6 @@
 #include "cli/commands.h"
+#include "cli/model_arg.h"
+#include "cli/placement_options.h"
 #include "lopper/eval/eval_command.h"
 #include "lopper/prune/prune_command.h"
 #include "lopper/util/error.h"
@@ -41,11 +43,14 @@ void register_prune(CLI::App& app) {
     bool no_latency_aware = false, no_tuning = false, no_measure = false;
     bool no_plus = false;
     std::string checkpoints = "all", stage_tokens = "2048,32768", stage_keep = "2,1", resume;
+    PlacementCliOptions place;
+    bool download = false;
   };
   auto o = std::make_shared<Opts>();
   auto* sub = app.add_subcommand(
       "prune", "Remove decoder blocks, narrow them (FFN channels, KV groups, hidden size), or zero weights (unstructured / N:M sparsity); save the pruned checkpoint and a report");
-  sub->add_option("--model", o->model, "Model directory")->required();
+  sub->add_option("--model", o->model, kModelHelp)->required();
+  add_download_flag(sub, &o->download);
   sub->add_option("--method", o->req.method,
                   "depth: shortgpt | angular | window-ppl | block-ppl | taylor; search: sleb | blockpruner | 2ssp | "
                   "evopress | sprint (docs/methods.md); width: osscar | ffn-l2 | heads | slicegpt (docs/width.md); sparsity: "
@@ -176,11 +181,14 @@ void register_prune(CLI::App& app) {
   sub->add_option("--eval-batch", o->req.eval.batch, "Evaluation windows per forward pass (0: automatic)")->default_val(0);
   sub->add_option("--device", o->req.load.device, "cpu | cuda | cuda:N")->default_val("cpu");
   sub->add_option("--dtype", o->req.load.dtype, "auto | f32 | bf16 | f16")->default_val("auto");
+  o->place.add(sub);
   sub->add_option("--json", o->json, "Write the report as JSON to this file");
   auto* alloc = sub->get_option("--allocation");
   auto* variant = sub->get_option("--variant");
   sub->callback([o, rem, rat, spo, gen, ck, tsp, rsub, par, kvg, ali, alloc, variant] {
+    o->model = resolve_model_arg(o->model, o->download);
     PruneRequest& r = o->req;
+    o->place.apply(r.load);
     r.model_dir = o->model;
     if (rem->count()) r.remove = o->remove;
     if (rat->count()) r.ratio = o->ratio;

@@ -1,9 +1,11 @@
 // A plain GGUF reader for tests: header, metadata (scalars and arrays as JSON) and tensor infos, with
 // the data section's start. Independent of the writer, so that the layout is checked, not assumed.
+// Fuzzed by fuzz/fuzz_gguf.cpp (it also reads files llama.cpp writes).
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -29,19 +31,21 @@ struct GgufFile {
   std::string bytes;
 };
 
-inline GgufFile read_gguf(const std::string& path) {
+// Parses a whole GGUF file held in memory; std::runtime_error for a malformed one.
+inline GgufFile parse_gguf(std::string bytes) {
   GgufFile f;
-  std::ifstream in(path, std::ios::binary);
-  f.bytes.assign(std::istreambuf_iterator<char>(in), {});
+  f.bytes = std::move(bytes);
   size_t p = 0;
   auto take = [&](size_t n) {
-    if (p + n > f.bytes.size()) throw std::runtime_error("gguf: truncated");
+    // Not p + n > size: a length near 2^64 would wrap around (found by fuzz/fuzz_gguf.cpp).
+    if (n > f.bytes.size() - p) throw std::runtime_error("gguf: truncated");
     const char* s = f.bytes.data() + p;
     p += n;
     return s;
   };
   auto rd = [&]<typename T>(T) { T v; std::memcpy(&v, take(sizeof(T)), sizeof(T)); return v; };
   auto str = [&] { uint64_t n = rd(uint64_t{}); return std::string(take(n), n); };
+  int depth = 0;  // of nested arrays: bounded, so that a crafted file cannot overflow the stack
   std::function<nlohmann::json(uint32_t)> value = [&](uint32_t t) -> nlohmann::json {
     switch (t) {
       case 0: return rd(uint8_t{});
@@ -56,8 +60,10 @@ inline GgufFile read_gguf(const std::string& path) {
       case 9: {
         uint32_t et = rd(uint32_t{});
         uint64_t n = rd(uint64_t{});
+        if (++depth > 8) throw std::runtime_error("gguf: arrays nested too deep");
         nlohmann::json a = nlohmann::json::array();
         for (uint64_t i = 0; i < n; ++i) a.push_back(value(et));
+        --depth;
         return a;
       }
       case 10: return rd(uint64_t{});
@@ -85,9 +91,20 @@ inline GgufFile read_gguf(const std::string& path) {
     f.tensors[name] = ti;
     f.tensor_order.push_back(name);
   }
-  uint64_t align = f.kv.count("general.alignment") ? f.kv["general.alignment"].get<uint64_t>() : 32;
+  // general.alignment is a uint32 (GGUF spec); any other type, or 0, is a malformed file.
+  uint64_t align = 32;
+  if (f.kv.count("general.alignment")) {
+    if (f.kv_type["general.alignment"] != 4 || f.kv["general.alignment"] == 0)
+      throw std::runtime_error("gguf: general.alignment must be a non-zero uint32");
+    align = f.kv["general.alignment"].get<uint64_t>();
+  }
   f.data_start = (p + align - 1) / align * align;
   return f;
+}
+
+inline GgufFile read_gguf(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return parse_gguf(std::string(std::istreambuf_iterator<char>(in), {}));
 }
 
 }  // namespace lopper::test

@@ -11,13 +11,17 @@
 namespace lopper {
 
 BlockRunner::BlockRunner(const Model& model, const at::Tensor& ids, int64_t micro_batch)
-    : model_(model), micro_(std::max<int64_t>(1, micro_batch)) {
+    : model_(model),
+      // With --offload the boundary states wait in host memory ([N, L, C]: 2 GB for 128 windows of
+      // 2048 tokens of an 8B model) and each micro-batch visits the device in turn.
+      store_(model.offloaded() ? c10::Device(c10::kCPU) : model.device),
+      micro_(std::max<int64_t>(1, micro_batch)) {
   c10::InferenceMode guard;
   check(ids.dim() == 2 && ids.size(0) > 0, "calibration ids must be a non-empty [N, L] batch");
   ids_ = ids.to(model.device, at::kLong);
   std::vector<at::Tensor> parts;
   for (int64_t i = 0; i < ids_.size(0); i += micro_)
-    parts.push_back(model.embed(ids_.narrow(0, i, std::min(micro_, ids_.size(0) - i))));
+    parts.push_back(model.embed(ids_.narrow(0, i, std::min(micro_, ids_.size(0) - i))).to(store_));
   hidden_ = at::cat(parts, 0);  // [N, L, C]
 }
 
@@ -28,8 +32,8 @@ at::Tensor BlockRunner::run_layer(int layer, const at::Tensor& hidden, TapHandle
     int64_t n = std::min(micro_, hidden.size(0) - i);
     ForwardContext ctx;
     ctx.taps = taps;
-    auto y = model_.run_layer(layer, hidden.narrow(0, i, n), ctx);
-    if (!out.defined()) out = at::empty({hidden.size(0), hidden.size(1), y.size(2)}, y.options());
+    auto y = model_.run_layer(layer, hidden.narrow(0, i, n), ctx);  // moves the micro-batch to the layer
+    if (!out.defined()) out = at::empty({hidden.size(0), hidden.size(1), y.size(2)}, y.options().device(store_));
     out.narrow(0, i, n).copy_(y);
   }
   return out;

@@ -12,7 +12,7 @@ namespace lopper {
 
 class BlockRunner {
  public:
-  // ids [N, L]; hidden states are kept on the model's device, in `store_dtype` (default: model dtype).
+  // ids [N, L]; hidden states are kept on the model's device (in host memory when it is offloaded).
   BlockRunner(const Model& model, const at::Tensor& ids, int64_t micro_batch = 8);
 
   int next_layer() const { return next_; }
@@ -35,6 +35,7 @@ class BlockRunner {
 
  private:
   const Model& model_;
+  c10::Device store_;  // where hidden states are kept: the model's device, or host memory (offload)
   at::Tensor ids_;     // [N, L] on the model device
   at::Tensor hidden_;  // [N, L, C]
   int next_ = 0;

@@ -68,6 +68,14 @@ nlohmann::json run_eval(const Model& model, const Tokenizer& tok, const EvalInpu
     report["ppl"][text.name] = j;
   }
   if (in.tasks) report.update(run_zeroshot(model, tok, *in.tasks));
+  if (model.stream) {
+    report["placement"] = placement_report(model);
+    std::printf("placement: %ld layer copies (%s moved), peak device %s, peak host %s\n",
+                static_cast<long>(report["placement"]["layer_copies"].get<int64_t>()),
+                format_bytes(report["placement"]["bytes_copied"].get<int64_t>()).c_str(),
+                format_bytes(report["placement"]["peak_device_bytes"].get<int64_t>()).c_str(),
+                format_bytes(report["placement"]["peak_host_bytes"].get<int64_t>()).c_str());
+  }
   return report;
 }
 

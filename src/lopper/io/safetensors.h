@@ -24,6 +24,17 @@ struct SafetensorsEntry {
   size_t begin = 0, end = 0;  // byte range within the data section
 };
 
+// The header of a safetensors file, validated against the file's size: what SafetensorsFile::open
+// checks before any tensor is touched. `data` holds the whole file (`size` bytes); `name` starts every
+// error message (InputError / UnsupportedError). Public so that the checks run on bytes in memory
+// (tests, fuzz/fuzz_safetensors.cpp).
+struct SafetensorsHeader {
+  size_t data_start = 0;  // offset of the data section: 8 + header length
+  std::vector<SafetensorsEntry> entries;  // in header order
+  std::map<std::string, std::string> metadata;
+};
+SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, const std::string& name);
+
 class SafetensorsFile {
  public:
   // Maps and validates the file; throws InputError naming the file (and tensor) on any problem.

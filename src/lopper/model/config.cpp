@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "lopper/model/config_decilm.h"
+#include "lopper/model/config_field.h"
 #include "lopper/model/config_slicegpt.h"
 #include "lopper/util/error.h"
 #include "lopper/util/fs.h"
@@ -17,6 +18,9 @@ struct ArchInfo {
   Arch arch;
 };
 
+// Far more decoder layers than any model has (Llama-3.1-405B: 126).
+constexpr int kMaxLayers = 1 << 16;
+
 constexpr ArchInfo kArchs[] = {
     {"LlamaForCausalLM", "llama", Arch::Llama},
     {"MistralForCausalLM", "mistral", Arch::Mistral},
@@ -24,15 +28,9 @@ constexpr ArchInfo kArchs[] = {
     {"Qwen3ForCausalLM", "qwen3", Arch::Qwen3},
 };
 
-// Typed field access with errors that name the file and the key.
 template <typename T>
 T get(const json& j, const char* key, const std::string& src) {
-  if (!j.contains(key) || j[key].is_null()) fail("{}: missing required field \"{}\"", src, key);
-  try {
-    return j[key].get<T>();
-  } catch (const json::exception&) {
-    fail("{}: field \"{}\" has the wrong type ({})", src, key, j[key].dump());
-  }
+  return config_detail::field<T>(j, key, src);
 }
 
 template <typename T>
@@ -98,14 +96,17 @@ ModelConfig ModelConfig::load(const std::filesystem::path& model_dir) {
 }
 
 ModelConfig ModelConfig::load_file(const std::filesystem::path& path) {
-  std::string text = read_file(path);
+  return parse(read_file(path), path.string());
+}
+
+ModelConfig ModelConfig::parse(std::string_view text, const std::string& src) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("{}: not valid JSON ({})", path.string(), e.what());
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
+    fail("{}: not valid JSON ({})", src, e.what());
   }
-  return from_json(j, path.string());
+  return from_json(j, src);
 }
 
 ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
@@ -147,7 +148,9 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& src) {
   int n_kv = get_or<int>(j, "num_key_value_heads", n_heads, src);
   int64_t ffn = get<int64_t>(j, "intermediate_size", src);
   check(c.vocab_size > 0 && c.hidden_size > 0, "{}: vocab_size and hidden_size must be positive", src);
-  check(n_layers >= 0, "{}: num_hidden_layers must not be negative", src);
+  // Bounded so that a corrupt count fails here rather than as a huge allocation (fuzz/fuzz_config.cpp).
+  check(n_layers >= 0 && n_layers <= kMaxLayers, "{}: num_hidden_layers must be in [0, {}], got {}", src,
+        kMaxLayers, n_layers);
   check(n_heads > 0 && n_kv > 0, "{}: num_attention_heads and num_key_value_heads must be positive", src);
   check(n_heads % n_kv == 0, "{}: num_attention_heads ({}) is not a multiple of num_key_value_heads ({})",
         src, n_heads, n_kv);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +88,8 @@ struct ModelConfig {
 
   // Parses and validates; `source` names the file in error messages.
   static ModelConfig from_json(const json& j, const std::string& source);
+  // The same from config.json's text (InputError for text that is not JSON).
+  static ModelConfig parse(std::string_view json_text, const std::string& source);
   static ModelConfig load(const std::filesystem::path& model_dir);       // <dir>/config.json
   static ModelConfig load_file(const std::filesystem::path& config_json);
   // The config.json to write for this (possibly pruned) model.

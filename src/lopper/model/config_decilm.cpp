@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "lopper/model/config_field.h"
 #include "lopper/util/error.h"
 
 namespace lopper {
@@ -20,15 +21,7 @@ constexpr const char* kDeciArch = "DeciLMForCausalLM";
 // A field absent or null counts as unset (NVIDIA's configs write every field, null when unused).
 bool is_set(const json& o, const char* key) { return o.contains(key) && !o[key].is_null(); }
 
-template <typename T>
-T field(const json& o, const char* key, const std::string& where) {
-  if (!is_set(o, key)) fail("{}: missing required field \"{}\"", where, key);
-  try {
-    return o[key].get<T>();
-  } catch (const json::exception&) {
-    fail("{}: field \"{}\" has the wrong type ({})", where, key, o[key].dump());
-  }
-}
+using config_detail::field;  // range-checked integers (config_field.h)
 
 bool flag(const json& o, const char* key, const std::string& where) {
   return is_set(o, key) && field<bool>(o, key, where);
@@ -127,7 +120,8 @@ json deci7b_layers(const json& j, int n_layers, int n_heads, const std::string& 
   auto ffn = field<int64_t>(j, "intermediate_size", src);
   json layers = json::array();
   for (int i = 0; i < n_layers; ++i) {
-    check(kvs[i].is_number_integer(), "{}: num_key_value_heads_per_layer[{}] must be an integer", src, i);
+    check(kvs[i].is_number_integer() && config_detail::integer_fits<int>(kvs[i]),
+          "{}: num_key_value_heads_per_layer[{}] must be an integer", src, i);
     int kv = kvs[i].get<int>();
     check(kv > 0 && n_heads % kv == 0, "{}: num_key_value_heads_per_layer[{}] = {} does not divide {} heads", src,
           i, kv, n_heads);

@@ -3,6 +3,7 @@
 // model's sublayers carry the residual across with a shortcut matrix and normalize by the original width.
 #include <ATen/ATen.h>
 
+#include "lopper/model/cpu_threads.h"
 #include "lopper/model/model.h"
 #include "lopper/model/ops.h"
 #include "lopper/util/error.h"
@@ -56,8 +57,16 @@ at::Tensor Model::embed(const at::Tensor& ids) const {
 
 at::Tensor Model::run_layer(int i, const at::Tensor& h_in, ForwardContext& ctx, bool attn, bool mlp) const {
   const LayerSpec& spec = config.layers.at(i);
-  const LayerWeights& w = weights.layers.at(i);
+  if (device.is_cpu()) follow_load();  // fewer threads while other processes need the cores
   at::Tensor h = h_in;  // [B, T, C]
+  std::shared_ptr<const LayerWeights> held;  // a streamed or placed layer's device copy, for this call
+  if (stream) {
+    held = stream->get(*this, i);
+    stream->prefetch(*this, i + 1);  // copied while this layer runs (CUDA)
+    const c10::Device dev = stream->device_of(*this, i);
+    if (h.device() != dev) h = h.to(dev);  // the hidden state moves to the layer's device
+  }
+  const LayerWeights& w = held ? *held : weights.layers.at(i);
   tap(ctx, i, Tap::LayerIn, h);
   const int64_t B = h.size(0), T = h.size(1), D = config.head_dim;
   if (w.attn && attn) {
@@ -131,11 +140,14 @@ at::Tensor Model::run_layers(at::Tensor h, int from, int to, ForwardContext& ctx
 }
 
 at::Tensor Model::final_norm(const at::Tensor& h) const {
-  return ops::rms_norm(h, weights.final_norm, config.rms_norm_eps, norm_dim(config));
+  // After layers on other devices (--devices) the hidden state comes back to the first one.
+  const at::Tensor& x = h.device() == weights.final_norm.device() ? h : h.to(weights.final_norm.device());
+  return ops::rms_norm(x, weights.final_norm, config.rms_norm_eps, norm_dim(config));
 }
 
 at::Tensor Model::lm_head(const at::Tensor& normed) const {
-  return ops::linear(normed, weights.lm_head, {});  // [B, T, V]
+  const at::Tensor& x = normed.device() == weights.lm_head.device() ? normed : normed.to(weights.lm_head.device());
+  return ops::linear(x, weights.lm_head, {});  // [B, T, V]
 }
 
 at::Tensor Model::forward(const at::Tensor& ids, ForwardContext& ctx) const {

@@ -32,7 +32,7 @@ KVCache KVCache::select_rows(const at::Tensor& index, int64_t reserve) const {
     if (!l.k.defined()) continue;
     auto pick = [&](const at::Tensor& t) {  // [N, KV, len + reserve, D], the first len filled
       auto buf = at::empty({index.size(0), t.size(1), l.len + reserve, t.size(3)}, t.options());
-      buf.narrow(2, 0, l.len).copy_(t.narrow(2, 0, l.len).index_select(0, index));
+      buf.narrow(2, 0, l.len).copy_(t.narrow(2, 0, l.len).index_select(0, index.to(t.device())));  // layers may sit on several devices
       return buf;
     };
     out.layers_[i].k = pick(l.k);

@@ -31,7 +31,7 @@ std::map<std::string, std::shared_ptr<SafetensorsFile>> open_shards(const fs::pa
     nlohmann::json idx;
     try {
       idx = nlohmann::json::parse(read_file(index_path));
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // also out-of-range numbers (1e3001)
       fail("{}: not valid JSON ({})", index_path.string(), e.what());
     }
     if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
@@ -79,6 +79,9 @@ Model Model::load(const fs::path& dir, const LoadOptions& opts) {
   if (m.device.is_cpu()) configure_cpu_threads();
   m.source_dir = dir;
   m.weights = make_structure(m.config);
+  // With a placement each master goes straight where it is kept (a model larger than the device
+  // never passes through it whole).
+  if (opts.placement.active()) attach_stream(m, opts.placement);
   auto shards = open_shards(dir);
   std::set<std::string> used;
   const std::string cfg = (dir / "config.json").string();
@@ -93,7 +96,7 @@ Model Model::load(const fs::path& dir, const LoadOptions& opts) {
     auto st = safetensors_dtype(e->dtype, where);
     if (st != at::kFloat && st != at::kHalf && st != at::kBFloat16)
       fail("{} has dtype {}; model weights must be F32, F16 or BF16", where, e->dtype);
-    tensor_slot(m.weights, s) = it->second->tensor(s.name).to(m.device, m.dtype);
+    tensor_slot(m.weights, s) = it->second->tensor(s.name).to(m.master_device(s.layer), m.dtype);
     used.insert(s.name);
   });
   if (m.config.tie_word_embeddings) m.weights.lm_head = m.weights.embed;
@@ -109,12 +112,16 @@ Model Model::load(const fs::path& dir, const LoadOptions& opts) {
 }
 
 void Model::to(const c10::Device& dev, at::ScalarType dt) {
+  if (stream) {
+    check(indexed(dev) == device, "a model placed with --offload/--devices cannot move to {}", dev.str());
+    stream->clear();
+  }
   for_each_tensor(config, [&](const TensorSpec& s) {
     auto& t = tensor_slot(weights, s);
-    t = t.to(dev, dt);
+    t = t.to(stream ? t.device() : dev, dt);
   });
   if (config.tie_word_embeddings) weights.lm_head = weights.embed;
-  device = dev;
+  if (!stream) device = dev;
   dtype = dt;
 }
 
@@ -129,6 +136,9 @@ c10::Device parse_device(const std::string& s) {
   if (d.is_cuda()) {
     if (!at::hasCUDA())
       fail("--device {}: this lopper has no CUDA support or no GPU is visible (build with -DLOPPER_CUDA=ON)", s);
+    const int64_t gpus = static_cast<int64_t>(at::getNumGPUs());
+    if (d.has_index() && d.index() >= gpus)
+      fail("--device {} is not available: {} CUDA device{} visible", s, gpus, gpus == 1 ? " is" : "s are");
   }
   return d;
 }

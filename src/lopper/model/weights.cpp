@@ -118,38 +118,55 @@ at::Tensor& tensor_slot(ModelWeights& w, const TensorSpec& s) {
   if (s.layer < 0 || s.layer >= static_cast<int>(w.layers.size()))
     throw Error(fmt::format("tensor {}: layer {} out of range", s.name, s.layer));
   LayerWeights& l = w.layers[s.layer];
-  auto attn = [&]() -> AttentionWeights& {
-    if (!l.attn) throw Error(fmt::format("tensor {}: layer {} has no attention", s.name, s.layer));
-    return *l.attn;
-  };
-  auto mlp = [&]() -> MlpWeights& {
-    if (!l.mlp) throw Error(fmt::format("tensor {}: layer {} has no MLP", s.name, s.layer));
-    return *l.mlp;
-  };
-  switch (s.role) {
-    case TensorRole::AttnNorm: return attn().norm;
-    case TensorRole::Q: return attn().q;
-    case TensorRole::K: return attn().k;
-    case TensorRole::V: return attn().v;
-    case TensorRole::O: return attn().o;
-    case TensorRole::QBias: return attn().q_bias;
-    case TensorRole::KBias: return attn().k_bias;
-    case TensorRole::VBias: return attn().v_bias;
-    case TensorRole::OBias: return attn().o_bias;
-    case TensorRole::QNorm: return attn().q_norm;
-    case TensorRole::KNorm: return attn().k_norm;
-    case TensorRole::AttnShortcut: return attn().shortcut;
-    case TensorRole::MlpNorm: return mlp().norm;
-    case TensorRole::Gate: return mlp().gate;
-    case TensorRole::Up: return mlp().up;
-    case TensorRole::Down: return mlp().down;
-    case TensorRole::GateBias: return mlp().gate_bias;
-    case TensorRole::UpBias: return mlp().up_bias;
-    case TensorRole::DownBias: return mlp().down_bias;
-    case TensorRole::MlpShortcut: return mlp().shortcut;
-    default: break;
+  if (at::Tensor* t = layer_slot(l, s.role)) return *t;
+  const bool attn_role = s.role <= TensorRole::KNorm || s.role == TensorRole::AttnShortcut;
+  throw Error(fmt::format("tensor {}: layer {} has no {}", s.name, s.layer, attn_role ? "attention" : "MLP"));
+}
+
+at::Tensor* layer_slot(LayerWeights& l, TensorRole role) {
+  if (l.attn) {
+    AttentionWeights& a = *l.attn;
+    switch (role) {
+      case TensorRole::AttnNorm: return &a.norm;
+      case TensorRole::Q: return &a.q;
+      case TensorRole::K: return &a.k;
+      case TensorRole::V: return &a.v;
+      case TensorRole::O: return &a.o;
+      case TensorRole::QBias: return &a.q_bias;
+      case TensorRole::KBias: return &a.k_bias;
+      case TensorRole::VBias: return &a.v_bias;
+      case TensorRole::OBias: return &a.o_bias;
+      case TensorRole::QNorm: return &a.q_norm;
+      case TensorRole::KNorm: return &a.k_norm;
+      case TensorRole::AttnShortcut: return &a.shortcut;
+      default: break;
+    }
   }
-  throw Error(fmt::format("tensor {}: unknown role", s.name));
+  if (l.mlp) {
+    MlpWeights& m = *l.mlp;
+    switch (role) {
+      case TensorRole::MlpNorm: return &m.norm;
+      case TensorRole::Gate: return &m.gate;
+      case TensorRole::Up: return &m.up;
+      case TensorRole::Down: return &m.down;
+      case TensorRole::GateBias: return &m.gate_bias;
+      case TensorRole::UpBias: return &m.up_bias;
+      case TensorRole::DownBias: return &m.down_bias;
+      case TensorRole::MlpShortcut: return &m.shortcut;
+      default: break;
+    }
+  }
+  return nullptr;
+}
+
+void for_each_layer_tensor(LayerWeights& l, const std::function<void(TensorRole, at::Tensor&)>& fn) {
+  static constexpr TensorRole kLayerRoles[] = {
+      TensorRole::AttnNorm, TensorRole::Q, TensorRole::K, TensorRole::V, TensorRole::O,
+      TensorRole::QBias, TensorRole::KBias, TensorRole::VBias, TensorRole::OBias, TensorRole::QNorm,
+      TensorRole::KNorm, TensorRole::AttnShortcut, TensorRole::MlpNorm, TensorRole::Gate, TensorRole::Up,
+      TensorRole::Down, TensorRole::GateBias, TensorRole::UpBias, TensorRole::DownBias, TensorRole::MlpShortcut};
+  for (TensorRole r : kLayerRoles)
+    if (at::Tensor* t = layer_slot(l, r); t && t->defined()) fn(r, *t);
 }
 
 const at::Tensor& tensor_slot(const ModelWeights& w, const TensorSpec& s) {

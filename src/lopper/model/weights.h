@@ -68,6 +68,10 @@ void for_each_tensor(const ModelConfig& config, const std::function<void(const T
 // The storage slot of a spec in `w` (which must have the structure of the config the spec came from).
 at::Tensor& tensor_slot(ModelWeights& w, const TensorSpec& spec);
 const at::Tensor& tensor_slot(const ModelWeights& w, const TensorSpec& spec);
+// The slot of a per-layer role in one layer (nullptr when the layer lacks that sublayer), and every
+// defined tensor of one layer in role order: what a copy of a layer must carry (layer streaming).
+at::Tensor* layer_slot(LayerWeights& l, TensorRole role);
+void for_each_layer_tensor(LayerWeights& l, const std::function<void(TensorRole, at::Tensor&)>& fn);
 
 // Empty weights with the per-layer structure (optional parts engaged) of `config`.
 ModelWeights make_structure(const ModelConfig& config);

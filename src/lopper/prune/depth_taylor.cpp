@@ -51,13 +51,38 @@ class Taylor : public DepthMethod {
     // Loss per micro-batch = its NLL sum / all calibration targets, so the accumulated gradient is
     // that of the overall mean loss whatever the micro-batch size (the reference uses one batch).
     const double total_targets = static_cast<double>(N * (T - 1));
+    // Backpropagation one block at a time: a forward pass keeps only the block-boundary states
+    // (host memory when the model is offloaded), then each block, last first, is run again with
+    // gradients and backpropagated from the gradient at its output. The gradients are those of one
+    // backward pass through the whole model, but only one block's graph (and, streamed, one block's
+    // weights) is on the device at a time.
+    const c10::Device store = m.offloaded() ? c10::Device(c10::kCPU) : m.device;
     Progress bar("taylor", N, "samples");
     for (int64_t i = 0; i < N; i += o.micro_batch) {
       int64_t n = std::min(o.micro_batch, N - i);
       auto batch = ids.narrow(0, i, n);
-      auto logits = m.forward(batch);
-      auto loss = next_token_nll_sum(logits, batch, 1).sum() / total_targets;
+      std::vector<at::Tensor> states(L + 1);  // [n, T, C] entering each block, and the last output
+      {
+        at::Tensor h = m.embed(batch);
+        for (int l = 0; l < L; ++l) {
+          states[l] = h.detach().to(store);
+          ForwardContext ctx;
+          h = m.run_layer(l, h, ctx).detach();  // grad mode as in the backward: the same kernels
+        }
+        states[L] = h.to(store);
+      }
+      at::Tensor out = states[L].to(m.device).requires_grad_(true);
+      auto loss = next_token_nll_sum(m.lm_head(m.final_norm(out)), batch, 1).sum() / total_targets;
       loss.backward();
+      at::Tensor grad = out.grad();
+      for (int l = L - 1; l >= 0; --l) {
+        at::Tensor x = states[l].to(m.layer_device(l)).requires_grad_(true);
+        ForwardContext ctx;
+        at::Tensor y = m.run_layer(l, x, ctx);
+        y.backward(grad.to(y.device()));
+        grad = x.grad();
+        states[l + 1] = at::Tensor();
+      }
       for (size_t k = 0; k < specs.size(); ++k) {
         auto& w = tensor_slot(m.weights, specs[k]);
         check(w.grad().defined(), "taylor: no gradient reached {}", specs[k].name);

@@ -13,6 +13,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,8 @@ struct PruningPlan {
   nlohmann::json to_json() const;
   // Accepts a plan or a prune report that contains one under "plan"; `source` names the file.
   static PruningPlan from_json(const nlohmann::json& j, const std::string& source);
+  // The same from the file's text (InputError for text that is not JSON); load() reads and parses.
+  static PruningPlan parse(std::string_view json_text, const std::string& source);
   static PruningPlan load(const std::filesystem::path& path);
 
   // Layers removed whole by the plan (sorted).

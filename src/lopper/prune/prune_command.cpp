@@ -354,8 +354,13 @@ nlohmann::json run_prune(const PruneRequest& req) {
   report["timing"]["total_s"] = seconds_since(t_start);
   // The whole job's peak (device tensor memory on CUDA, resident set on CPU).
   report["peak_memory_bytes"] = peak_memory_bytes(model.device);
-  std::printf("-- peak memory %.1f MB (%s)\n", static_cast<double>(report["peak_memory_bytes"].get<int64_t>()) / 1e6,
+  report["peak_host_memory_bytes"] = peak_memory_bytes(c10::Device(c10::kCPU));
+  std::printf("-- peak memory %.1f MB (%s)", static_cast<double>(report["peak_memory_bytes"].get<int64_t>()) / 1e6,
               model.device.is_cuda() ? "device" : "resident set");
+  if (model.device.is_cuda())
+    std::printf(", host %.1f MB", static_cast<double>(report["peak_host_memory_bytes"].get<int64_t>()) / 1e6);
+  std::printf("\n");
+  if (model.stream) report["placement"] = placement_report(model);
   return report;
 }
 

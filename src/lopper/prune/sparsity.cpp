@@ -98,6 +98,7 @@ double prune_pass(Model& model, const CalibData* calib, const SparsityMethod& me
   check(calib != nullptr, "internal: this sparsity pass needs calibration data");
   BlockRunner runner(model, calib->ids, o.micro_batch);
   for (int l = 0; l < L; ++l) {
+    LayerOnDevice on_device(model, l);  // a streamed layer's masters are edited where its statistics are
     auto specs = linear_specs(model.config, l);
     InputStatsCollector col(l, method.needs(), specs);
     if (method.needs() != StatsNeed::None) {

@@ -69,6 +69,12 @@ BpeModel::BpeModel(const JsonNode& model) : file_(model.file()) {
     vocab_.insert_or_assign(token, static_cast<int32_t>(id.get<uint64_t>()));
     max_id = std::max<int64_t>(max_id, id.get<int64_t>());
   }
+  // id_to_token_ is a dense table: one token with id 2^31-1 would make it 16 GB (found by
+  // fuzz/fuzz_tokenizer.cpp). Vocabularies number their tokens 0..n-1; a few gaps are fine.
+  const int64_t id_limit = 4 * static_cast<int64_t>(vocab_.size()) + 65536;
+  if (max_id >= id_limit)
+    vocab.fail(fmt::format("has token id {}, implausible for {} tokens (ids must be below {})", max_id,
+                           vocab_.size(), id_limit));
   id_to_token_.assign(static_cast<size_t>(max_id + 1), nullptr);
   for (const auto& [token, id] : vocab_) {
     id_to_token_[static_cast<size_t>(id)] = &token;

@@ -47,7 +47,7 @@ namespace {
 JsonFile parse_json(std::string_view text, const std::string& path) {
   try {
     return {nlohmann::json::parse(text), path};
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     throw InputError(fmt::format("{}: malformed JSON: {}", path, e.what()));
   }
 }
@@ -99,9 +99,12 @@ std::optional<std::string> special_token_name(const JsonNode& config, std::strin
 std::pair<std::vector<int32_t>, std::vector<int32_t>> template_sides(const tok::PostProcessor& pp) {
   std::vector<int32_t> ids{INT32_MIN};
   pp.process(ids, true);
-  auto at = std::find(ids.begin(), ids.end(), INT32_MIN);
-  if (at == ids.end()) return {};
-  return {{ids.begin(), at}, {at + 1, ids.end()}};
+  auto first = std::find(ids.begin(), ids.end(), INT32_MIN);
+  if (first == ids.end()) return {};
+  // After the last copy: a template may repeat the sequence ("$A $A"), and the sentinel itself must
+  // never pass for an EOS id (fuzz/corpus/tokenizer/crash-repeated-sequence-eos).
+  auto last = std::find(ids.rbegin(), ids.rend(), INT32_MIN).base();
+  return {{ids.begin(), first}, {last, ids.end()}};
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "lopper/util/progress.h"
 
+#include <exception>
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -28,7 +30,15 @@ Progress::Progress(std::string label, int64_t total, std::string unit)
   tty_ = ::isatty(STDERR_FILENO);
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  // Unwinding from an error: no "done" line (the error is the message); clear a half-drawn bar.
+  if (std::uncaught_exceptions() > 0 && !finished_) {
+    finished_ = true;
+    if (g_enabled && tty_) std::fprintf(stderr, "\r\033[K");
+    return;
+  }
+  finish();
+}
 
 void Progress::advance(int64_t n) { set(done_ + n); }
 

@@ -28,7 +28,10 @@ CandidateEngine::CandidateEngine(const Model& model, const at::Tensor& ids, Sear
   check(opts_.micro_batch >= 1, "--micro-batch {} must be at least 1", opts_.micro_batch);
   check(opts_.cache_budget_gb >= 0, "--cache-budget {} GB must not be negative", opts_.cache_budget_gb);
   ids_ = ids.to(model.device, at::kLong);
-  cache_device_ = opts_.cache_device == "auto" ? model.device : parse_device(opts_.cache_device);
+  // An offloaded model's device memory is the budget's: cached states go to host memory.
+  cache_device_ = opts_.cache_device != "auto" ? parse_device(opts_.cache_device)
+                  : model.offloaded()          ? c10::Device(c10::kCPU)
+                                               : model.device;
   cache_dtype_ = opts_.cache_dtype == "auto" ? model.dtype : parse_dtype(opts_.cache_dtype, cache_device_);
   choose_boundaries();
 

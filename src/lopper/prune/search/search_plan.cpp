@@ -15,7 +15,7 @@ namespace {
 nlohmann::json read_report(const std::filesystem::path& p) {
   try {
     return nlohmann::json::parse(read_file(p));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out-of-range numbers (1e3001)
     fail("--resume {}: not a JSON report ({})", p.string(), e.what());
   }
 }

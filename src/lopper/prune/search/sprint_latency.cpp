@@ -155,7 +155,7 @@ SublayerLatency sublayer_latency(const Model& m, const LatencySettings& s_in, co
   if (!path.empty() && std::filesystem::exists(path)) {
     try {
       store = nlohmann::json::parse(read_file(path));
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // also out-of-range numbers (1e3001)
       check(!explicit_file, "--latency {}: not a JSON latency table ({})", path.string(), e.what());
       store = nlohmann::json::object();  // a damaged cache is measured again
     }

@@ -80,6 +80,7 @@ class Osscar : public WidthMethod {
         continue;
       }
       const auto t0 = Clock::now();
+      LayerOnDevice on_device(m, l);  // a streamed layer's down_proj is refit where its Gram matrix is
       const int64_t F = m.config.layers[l].intermediate_size;
       const int64_t keep = ffn_keep(l, F, target, o);
       DownInputGram taps(l);
