@@ -5,6 +5,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <chrono>
+#include <functional>
 
 #ifdef LOPPER_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -18,13 +19,18 @@ namespace lopper {
 
 namespace {
 
+// Reads every tensor of a layer (for_each_layer_tensor visits slots, which are writable).
+void visit(const LayerWeights& l, const std::function<void(const at::Tensor&)>& fn) {
+  for_each_layer_tensor(const_cast<LayerWeights&>(l), [&](TensorRole, at::Tensor& t) { fn(t); });
+}
+
 // A master's version counter; inference tensors have none, and -1 makes their copies never reused.
 int64_t version_of(const at::Tensor& t) { return t.is_inference() ? -1 : static_cast<int64_t>(t._version()); }
 
 bool needs_graph(const LayerWeights& master) {
   if (!c10::GradMode::is_enabled() || c10::InferenceMode::is_enabled()) return false;
   bool any = false;
-  for_each_layer_tensor(const_cast<LayerWeights&>(master), [&](TensorRole, at::Tensor& t) {
+  visit(master, [&](const at::Tensor& t) {
     any = any || t.requires_grad();
   });
   return any;
@@ -71,7 +77,7 @@ void LayerStream::clear() {
 LayerStream::Copy LayerStream::make_copy(const LayerWeights& master, const c10::Device& dev) const {
   Copy c;
   c.weights = std::make_shared<LayerWeights>(master);  // same structure; tensors replaced below
-  for_each_layer_tensor(const_cast<LayerWeights&>(master), [&](TensorRole, at::Tensor& t) {
+  visit(master, [&](const at::Tensor& t) {
     c.key.emplace_back(t.unsafeGetTensorImpl(), version_of(t));
   });
   for_each_layer_tensor(*c.weights, [&](TensorRole, at::Tensor& t) {
@@ -86,7 +92,7 @@ LayerStream::Copy LayerStream::make_copy(const LayerWeights& master, const c10::
 bool LayerStream::fresh(const Copy& c, const LayerWeights& master) const {
   size_t i = 0;
   bool ok = true;
-  for_each_layer_tensor(const_cast<LayerWeights&>(master), [&](TensorRole, at::Tensor& t) {
+  visit(master, [&](const at::Tensor& t) {
     ok = ok && i < c.key.size() && c.key[i].first == t.unsafeGetTensorImpl() && c.key[i].second >= 0 &&
          c.key[i].second == version_of(t);
     ++i;
@@ -100,7 +106,7 @@ std::shared_ptr<const LayerWeights> LayerStream::get(const Model& m, int layer) 
   const c10::Device dev = p.devices.at(p.layer_device.at(layer));
   // A layer kept where it runs is used as it is (no copy; gradients reach it directly).
   bool on_dev = true;
-  for_each_layer_tensor(const_cast<LayerWeights&>(master), [&](TensorRole, at::Tensor& t) {
+  visit(master, [&](const at::Tensor& t) {
     on_dev = on_dev && t.device() == dev;
   });
   if (p.resident.at(layer) && on_dev) return std::shared_ptr<const LayerWeights>(std::shared_ptr<void>(), &master);
